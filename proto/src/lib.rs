@@ -71,6 +71,7 @@ pub use records::header::{
 };
 pub use records::multi::{MultiOp, MultiRequest, MultiResponse, MultiResult};
 pub use records::stat::{Stat, StatPersisted};
+pub use records::txn::{TxnBody, TxnHeader};
 pub use records::watches::{AddWatchMode, EventType, KeeperState, WatcherEvent, WatcherType};
 pub use request::RequestBody;
 pub use response::ResponseBody;

@@ -136,3 +136,46 @@ fn request_bodies_round_trip_through_their_opcode() {
         assert!(bytes.is_empty());
     }
 }
+
+#[test]
+fn txn_bodies_round_trip_through_their_type() {
+    let create = TxnBody::Create(CreateTxn {
+        path: "/a".into(),
+        data: None,
+        acl: Acl::open_unsafe(),
+        ephemeral: true,
+        parent_cversion: 3,
+    });
+    let bodies = vec![
+        (OpCode::Create2.code(), create.clone()),
+        (
+            OpCode::Multi.code(),
+            TxnBody::Multi(MultiTxn {
+                txns: vec![create.to_sub_txn(OpCode::Create.code())],
+            }),
+        ),
+        (
+            OpCode::CloseSession.code(),
+            TxnBody::CloseSession(CloseSessionTxn {
+                paths_to_delete: vec!["/e".into()],
+            }),
+        ),
+        (OpCode::Error.code(), TxnBody::Error(ErrorTxn { err: -101 })),
+    ];
+    for (t, body) in bodies {
+        let mut buf = BytesMut::new();
+        body.write(&mut buf);
+        let mut bytes = buf.freeze();
+        assert_eq!(TxnBody::read(t, &mut bytes).unwrap(), body);
+    }
+    if let TxnBody::Multi(m) = &TxnBody::Multi(MultiTxn {
+        txns: vec![create.to_sub_txn(1)],
+    }) {
+        assert_eq!(m.txns[0].body().unwrap(), create);
+    }
+    // A 3.5-style closeSession with no body.
+    assert_eq!(
+        TxnBody::read(OpCode::CloseSession.code(), &mut Bytes::new()).unwrap(),
+        TxnBody::CloseSession(CloseSessionTxn::default())
+    );
+}

@@ -173,3 +173,100 @@ record! {
         pub dbid: i64,
     }
 }
+
+/// The body of a txn, typed by the [`TxnHeader::txn_type`] it was logged with (as
+/// `SerializeUtils.deserializeTxn` and `DataTree.processTxn` interpret it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxnBody {
+    /// create (1) or create2 (15): the header keeps which.
+    Create(CreateTxn),
+    /// createContainer (19).
+    CreateContainer(CreateContainerTxn),
+    /// createTTL (21).
+    CreateTtl(CreateTtlTxn),
+    /// delete (2) or deleteContainer (20).
+    Delete(DeleteTxn),
+    /// setData (5); also reconfig (16), which sets `/zookeeper/config`.
+    SetData(SetDataTxn),
+    /// setACL (7).
+    SetAcl(SetAclTxn),
+    /// check (13).
+    Check(CheckVersionTxn),
+    /// multi (14).
+    Multi(MultiTxn),
+    /// createSession (-10).
+    CreateSession(CreateSessionTxn),
+    /// closeSession (-11); Apache 3.6+ lists the ephemerals to delete, older versions log no body.
+    CloseSession(CloseSessionTxn),
+    /// error (-1).
+    Error(ErrorTxn),
+}
+
+impl TxnBody {
+    /// Appends the body's encoding to `buf`.
+    pub fn write(&self, buf: &mut bytes::BytesMut) {
+        use crate::jute::Record;
+        match self {
+            TxnBody::Create(t) => t.write(buf),
+            TxnBody::CreateContainer(t) => t.write(buf),
+            TxnBody::CreateTtl(t) => t.write(buf),
+            TxnBody::Delete(t) => t.write(buf),
+            TxnBody::SetData(t) => t.write(buf),
+            TxnBody::SetAcl(t) => t.write(buf),
+            TxnBody::Check(t) => t.write(buf),
+            TxnBody::Multi(t) => t.write(buf),
+            TxnBody::CreateSession(t) => t.write(buf),
+            TxnBody::CloseSession(t) => t.write(buf),
+            TxnBody::Error(t) => t.write(buf),
+        }
+    }
+
+    /// Decodes the body of a txn logged with type `txn_type`.
+    pub fn read(txn_type: i32, buf: &mut Bytes) -> Result<Self, crate::DecodeError> {
+        use crate::jute::Record;
+        use crate::OpCode;
+        Ok(match OpCode::try_from(txn_type)? {
+            OpCode::Create | OpCode::Create2 => TxnBody::Create(Record::read(buf)?),
+            OpCode::CreateContainer => TxnBody::CreateContainer(Record::read(buf)?),
+            OpCode::CreateTtl => TxnBody::CreateTtl(Record::read(buf)?),
+            OpCode::Delete | OpCode::DeleteContainer => TxnBody::Delete(Record::read(buf)?),
+            OpCode::SetData | OpCode::Reconfig => TxnBody::SetData(Record::read(buf)?),
+            OpCode::SetAcl => TxnBody::SetAcl(Record::read(buf)?),
+            OpCode::Check => TxnBody::Check(Record::read(buf)?),
+            OpCode::Multi => TxnBody::Multi(Record::read(buf)?),
+            OpCode::CreateSession => TxnBody::CreateSession(Record::read(buf)?),
+            OpCode::CloseSession => {
+                if buf.is_empty() {
+                    TxnBody::CloseSession(CloseSessionTxn::default())
+                } else {
+                    TxnBody::CloseSession(Record::read(buf)?)
+                }
+            }
+            OpCode::Error => TxnBody::Error(Record::read(buf)?),
+            _ => {
+                return Err(crate::DecodeError::BadValue {
+                    what: "txn type",
+                    value: txn_type.into(),
+                })
+            }
+        })
+    }
+
+    /// Wraps this body as one sub-txn of a [`MultiTxn`], typed `txn_type`.
+    pub fn to_sub_txn(&self, txn_type: i32) -> Txn {
+        let mut buf = bytes::BytesMut::new();
+        self.write(&mut buf);
+        Txn {
+            txn_type,
+            data: Some(buf.freeze()),
+        }
+    }
+}
+
+impl Txn {
+    /// Decodes this sub-txn's body.
+    pub fn body(&self) -> Result<TxnBody, crate::DecodeError> {
+        let mut data = self.data.clone().unwrap_or_default();
+        TxnBody::read(self.txn_type, &mut data)
+    }
+}
