@@ -111,7 +111,11 @@ pub fn read_opt_vec<T: Record>(
             len: len.into(),
         });
     }
-    let mut out = Vec::with_capacity(len as usize);
+    // Reserve no more memory than the remaining input bytes: a decoded element can be much
+    // larger than its encoding (an `Acl` is 56 bytes, encoded in 12), so reserving `len`
+    // elements up front would let a short input claim a large allocation.
+    let max_reserve = buf.remaining() / std::mem::size_of::<T>().max(1);
+    let mut out = Vec::with_capacity((len as usize).min(max_reserve));
     for _ in 0..len {
         out.push(T::read(buf)?);
     }
