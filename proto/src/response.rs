@@ -13,7 +13,8 @@ use crate::records::children::{
 };
 use crate::records::multi::MultiResponse;
 use crate::records::node::{
-    Create2Response, CreateResponse, GetAclResponse, GetDataResponse, StatResponse, SyncResponse,
+    Create2Response, CreateResponse, ErrorResponse, GetAclResponse, GetDataResponse, StatResponse,
+    SyncResponse,
 };
 use crate::{DecodeError, OpCode};
 
@@ -39,8 +40,10 @@ pub enum ResponseBody {
     GetAllChildrenNumber(GetAllChildrenNumberResponse),
     WhoAmI(WhoAmIResponse),
     Sasl(SaslToken),
-    /// Replies without a body: delete, check, ping, auth, setWatches(2), addWatch,
-    /// checkWatches, removeWatches, closeSession.
+    /// addWatch: Apache answers with an `ErrorResponse` body holding 0.
+    AddWatch(ErrorResponse),
+    /// Replies without a body: delete, check, ping, auth, setWatches(2), checkWatches,
+    /// removeWatches, closeSession.
     Empty,
 }
 
@@ -62,6 +65,7 @@ impl ResponseBody {
             R::GetAllChildrenNumber(r) => r.write(buf),
             R::WhoAmI(r) => r.write(buf),
             R::Sasl(r) => r.write(buf),
+            R::AddWatch(r) => r.write(buf),
             R::Empty => {}
         }
     }
@@ -85,13 +89,13 @@ impl ResponseBody {
             OpCode::GetAllChildrenNumber => R::GetAllChildrenNumber(Record::read(buf)?),
             OpCode::WhoAmI => R::WhoAmI(Record::read(buf)?),
             OpCode::Sasl => R::Sasl(Record::read(buf)?),
+            OpCode::AddWatch => R::AddWatch(Record::read(buf)?),
             OpCode::Delete
             | OpCode::Check
             | OpCode::Ping
             | OpCode::Auth
             | OpCode::SetWatches
             | OpCode::SetWatches2
-            | OpCode::AddWatch
             | OpCode::CheckWatches
             | OpCode::RemoveWatches
             | OpCode::CloseSession
