@@ -12,9 +12,11 @@
 //! zk-bench startup --connect 127.0.0.1:2181 -- <server command and args>
 //! zk-bench fanout  --connect 127.0.0.1:2181 --watchers 100 [--rounds 20]
 //! zk-bench rss     --pid PID
+//! zk-bench client-load --client zk|zookeeper-client --connect 127.0.0.1:2181 --op set|get --inflight K
 //! ```
 
 mod args;
+mod client_load;
 mod conn;
 mod error;
 mod load;
@@ -42,7 +44,7 @@ async fn main() -> ExitCode {
 async fn run(argv: Vec<String>) -> Result<(), BenchError> {
     let Some((cmd, rest)) = argv.split_first() else {
         return Err(BenchError::Usage(
-            "missing command: load | rtt | fsync | startup | fanout | rss".into(),
+            "missing command: load | client-load | rtt | fsync | startup | fanout | rss".into(),
         ));
     };
     let args = Args::parse(rest)?;
@@ -53,6 +55,7 @@ async fn run(argv: Vec<String>) -> Result<(), BenchError> {
         "startup" => probe::startup(&args).await?,
         "fanout" => probe::fanout(&args).await?,
         "rss" => probe::rss(&args)?,
+        "client-load" => client_load::run(&args).await?,
         other => return Err(BenchError::Usage(format!("unknown command {other:?}"))),
     };
     println!("{line}");

@@ -18,7 +18,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::{sleep_until, Instant};
+use tokio::time::{interval, Instant, MissedTickBehavior};
 use tokio_util::codec::Decoder;
 use tracing::{debug, info, warn};
 use zk_proto::records::auth::AuthPacket;
@@ -39,6 +39,10 @@ use crate::Error;
 /// How many queued commands the task takes per wake-up before writing, so a burst of pipelined
 /// requests goes out in few large writes.
 const COMMAND_BATCH: usize = 1024;
+
+/// How many times per ping interval the connection's clock checks the ping and read deadlines;
+/// a deadline is noticed at most `ping_interval / TIMER_CHECKS_PER_PING` late.
+const TIMER_CHECKS_PER_PING: u32 = 4;
 
 /// Why `serve` returned.
 enum Exit {
@@ -316,6 +320,11 @@ impl SessionTask {
         let mut last_recv = Instant::now();
         let mut last_send = Instant::now();
         let mut close_xid: Option<i32> = None;
+        // One periodic timer checks both the ping and the read deadline. Creating two `Sleep`s
+        // per loop turn (one timer-wheel registration each) cost about a fifth of the
+        // throughput at 32 requests in flight.
+        let mut clock = interval(ping_interval / TIMER_CHECKS_PER_PING);
+        clock.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             if !self.close_replies.is_empty() && close_xid.is_none() {
                 let xid = self.xid();
@@ -362,16 +371,18 @@ impl SessionTask {
                         }
                     }
                 }
-                _ = sleep_until(last_send + ping_interval), if close_xid.is_none() && out.is_empty() => {
-                    Self::write_special(&mut out, PING_XID, &RequestBody::Ping);
-                    self.depot.push_ping();
-                    last_send = Instant::now();
-                }
-                _ = sleep_until(last_recv + read_timeout) => {
-                    if close_xid.is_some() {
-                        return Exit::Closed;
+                now = clock.tick() => {
+                    if now >= last_recv + read_timeout {
+                        if close_xid.is_some() {
+                            return Exit::Closed;
+                        }
+                        return Exit::Lost(format!("nothing received for {read_timeout:?}"));
                     }
-                    return Exit::Lost(format!("nothing received for {read_timeout:?}"));
+                    if now >= last_send + ping_interval && close_xid.is_none() && out.is_empty() {
+                        Self::write_special(&mut out, PING_XID, &RequestBody::Ping);
+                        self.depot.push_ping();
+                        last_send = Instant::now();
+                    }
                 }
             }
         }
