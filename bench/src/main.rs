@@ -12,6 +12,7 @@
 //! zk-bench startup --connect 127.0.0.1:2181 -- <server command and args>
 //! zk-bench fanout  --connect 127.0.0.1:2181 --watchers 100 [--rounds 20]
 //! zk-bench rss     --pid PID
+//! zk-bench populate --connect 127.0.0.1:2181 --count 200000 [--value-size 100]
 //! zk-bench client-load --client zk|zookeeper-client --connect 127.0.0.1:2181 --op set|get --inflight K
 //! ```
 
@@ -20,6 +21,7 @@ mod client_load;
 mod conn;
 mod error;
 mod load;
+mod populate;
 mod probe;
 mod proc_stat;
 mod report;
@@ -44,7 +46,8 @@ async fn main() -> ExitCode {
 async fn run(argv: Vec<String>) -> Result<(), BenchError> {
     let Some((cmd, rest)) = argv.split_first() else {
         return Err(BenchError::Usage(
-            "missing command: load | client-load | rtt | fsync | startup | fanout | rss".into(),
+            "missing command: load | client-load | populate | rtt | fsync | startup | fanout | rss"
+                .into(),
         ));
     };
     let args = Args::parse(rest)?;
@@ -56,6 +59,7 @@ async fn run(argv: Vec<String>) -> Result<(), BenchError> {
         "fanout" => probe::fanout(&args).await?,
         "rss" => probe::rss(&args)?,
         "client-load" => client_load::run(&args).await?,
+        "populate" => populate::run(&args).await?,
         other => return Err(BenchError::Usage(format!("unknown command {other:?}"))),
     };
     println!("{line}");

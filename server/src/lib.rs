@@ -1,3 +1,68 @@
-//! zk-server: not implemented yet (see the project's issues). This crate intentionally exports nothing,
-//! so nothing can pretend to work.
+//! # zk-server — a wire-compatible Apache ZooKeeper server
+//!
+//! Real ZooKeeper clients (the Java client and zkCli, Curator, kazoo, Rust clients) work against
+//! it unchanged. Standalone mode is an ensemble of one: every state change is a [`Txn`] with a
+//! zxid, made durable before it is acknowledged, and applied by one deterministic function,
+//! [`DataTree::apply`].
+//!
+//! ## Request flow
+//! ```text
+//! client conn ──decode──► session check ──┬─ read ──► wait for this session's earlier writes ──► tree ──► reply
+//!  (net/conn.rs)        (core/dispatch.rs) │                                              (core/read.rs)
+//!                                          └─ write ─► prep: validate + ACL + version ──► txn (zxid)
+//!                                                       (prep/)
+//!                                                      ──► log append + group-commit fsync (persist.rs)
+//!                                                      ──► apply to tree ─► fire watches ─► reply
+//!                                                          (tree/apply.rs)  (watch.rs)   (core/commit.rs)
+//! ```
+//! - One core task owns the tree, sessions, watches and pending changes; connection tasks decode
+//!   and encode; one log thread appends and syncs batches (everything that arrived during the
+//!   previous fsync goes into the next one).
+//! - Replies leave in request order per session; a watch event reaches a client before the reply
+//!   to any later request.
+//! - Sessions are txns too (createSession, closeSession, expiry), so ephemerals are consistent
+//!   and sessions survive restarts. The ZAB core (a later step) slots in between "txn" and
+//!   "apply" without changing either side.
+//!
+//! ## Modules
+//! [`config`] (zoo.cfg), [`tree`] (DataTree + apply), [`prep`] (request -> txn), [`acl`],
+//! [`session`], [`watch`], [`persist`] (durability boundary), `core` (the task), `net`
+//! (listener, connections), [`admin`] (four-letter words), [`server`] (builder and handle).
+//!
+//! ## Embedding a server in a test
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), zk_server::ServerError> {
+//! let server = zk_server::Server::builder()
+//!     .client_addr("127.0.0.1:0") // any free port
+//!     .start()
+//!     .await?;
+//! let connect = server.connect_string(); // hand this to a client
+//! assert!(connect.starts_with("127.0.0.1:"));
+//! server.shutdown().await; // finishes writes in flight, closes connections
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
+
+pub mod acl;
+pub mod admin;
+pub mod config;
+mod core;
+mod durability;
+mod error;
+mod net;
+pub mod persist;
+pub mod prep;
+pub mod server;
+pub mod session;
+pub mod tree;
+pub mod txn;
+pub mod watch;
+
+pub use config::{ConfigError, ServerConfig};
+pub use error::ServerError;
+pub use persist::{MemStorage, Storage, StorageError};
+pub use server::{Server, ServerBuilder, ServerHandle};
+pub use tree::DataTree;
+pub use txn::{Txn, Zxid};

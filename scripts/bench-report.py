@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Turns a zk-bench JSONL file (from scripts/bench-compare) into a Markdown comparison table and an SVG plot.
+
+Usage: bench-report.py results.jsonl out.md out.svg
+Ratios are zk-server / Apache for throughput, Apache / zk-server for latency, CPU and memory,
+so a ratio above 1 always means zk-server is better.
+"""
+import json
+import platform
+import sys
+
+
+def load(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "–"
+    if isinstance(v, float) and v >= 100 or isinstance(v, int):
+        return f"{v:,.0f}{unit}"
+    return f"{v:,.1f}{unit}"
+
+
+def ratio(a, b):
+    if not a or not b:
+        return "–"
+    return f"{a / b:.2f}x"
+
+
+def machine():
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import os
+    return f"{os.cpu_count()} cores ({model}), Linux {platform.release()}"
+
+
+def main(src, md_out, svg_out):
+    rows = load(src)
+    by = lambda kind, server=None: [r for r in rows if r["kind"] == kind and (server is None or r.get("server") == server)]
+    one = lambda kind, server: (by(kind, server) or [None])[0]
+
+    out = []
+    out.append(f"Machine: {machine()}; client and servers share it. Both servers fsync every write "
+               f"(Apache: forceSync=yes, its default; zk-server: group commit). Apache runs with -Xmx1g.\n")
+    out.append("| op | sessions x in flight | Apache ops/s | zk-server ops/s | ratio | Apache p50/p99 µs | "
+               "zk-server p50/p99 µs | p99 ratio | server CPU µs/op Apache / zk-server | CPU ratio |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    points = []
+    for a in by("load", "apache"):
+        z = next((r for r in by("load", "zk-server")
+                  if (r["op"], r["sessions"], r["inflight"]) == (a["op"], a["sessions"], a["inflight"])), None)
+        if not z:
+            continue
+        points.append((a, z))
+        out.append(
+            f"| {a['op']} | {a['sessions']} x {a['inflight']} | {fmt(a['ops_per_sec'])} | {fmt(z['ops_per_sec'])} | "
+            f"{ratio(z['ops_per_sec'], a['ops_per_sec'])} | {fmt(a['p50_us'])} / {fmt(a['p99_us'])} | "
+            f"{fmt(z['p50_us'])} / {fmt(z['p99_us'])} | {ratio(a['p99_us'], z['p99_us'])} | "
+            f"{fmt(a.get('server_cpu_us_per_op'))} / {fmt(z.get('server_cpu_us_per_op'))} | "
+            f"{ratio(a.get('server_cpu_us_per_op'), z.get('server_cpu_us_per_op'))} |")
+
+    out.append("\n| measure | Apache | zk-server | ratio |")
+    out.append("|---|---|---|---|")
+
+    def line(name, kind, field, unit="", higher_better=False):
+        a, z = one(kind, "apache"), one(kind, "zk-server")
+        av, zv = (a or {}).get(field), (z or {}).get(field)
+        r = ratio(zv, av) if higher_better else ratio(av, zv)
+        out.append(f"| {name} | {fmt(av, unit)} | {fmt(zv, unit)} | {r} |")
+
+    line("launch to serving (empty data dir)", "startup", "ms", " ms")
+    line("idle RSS", "rss-idle", "rss_kib", " KiB")
+    line("RSS after populate", "rss-populated", "rss_kib", " KiB")
+    line("ping round trip p50", "rtt", "p50_us", " µs")
+    line("watch fan-out to 100 sessions p50", "fanout", "p50_us", " µs")
+    f = (by("fsync") or [None])[0]
+    if f:
+        out.append(f"\nFloors: one fdatasync of a small append p50 {fmt(f['p50_us'])} µs (p99 {fmt(f['p99_us'])} µs).")
+    pop = one("populate", "zk-server")
+    if pop:
+        out.append(f"Populate: {fmt(pop['nodes'])} znodes of 100 bytes.")
+
+    clients = by("client-load")
+    if clients:
+        out.append("\n| client library (against zk-server) | in flight | ops/s | p99 µs | client CPU µs/op |")
+        out.append("|---|---|---|---|---|")
+        for c in clients:
+            out.append(f"| {c['client']} | {c['inflight']} | {fmt(c['ops_per_sec'])} | {fmt(c['p99_us'])} | "
+                       f"{fmt(c.get('client_cpu_us_per_op'))} |")
+
+    with open(md_out, "w") as f:
+        f.write("\n".join(out) + "\n")
+    write_svg(points, svg_out)
+
+
+def write_svg(points, path):
+    """Throughput vs. concurrency (sessions x in flight) for set and get, both servers."""
+    w, h, pad = 720, 420, 60
+    series = {}
+    for a, z in points:
+        if a["op"] not in ("set", "get"):
+            continue
+        conc = a["sessions"] * a["inflight"]
+        series.setdefault(("apache", a["op"]), []).append((conc, a["ops_per_sec"]))
+        series.setdefault(("zk-server", a["op"]), []).append((conc, z["ops_per_sec"]))
+    xs = sorted({c for s in series.values() for c, _ in s}) or [1]
+    ymax = max([v for s in series.values() for _, v in s] or [1]) * 1.1
+    xpos = {c: pad + i * (w - 2 * pad) / max(len(xs) - 1, 1) for i, c in enumerate(xs)}
+    ypos = lambda v: h - pad - v / ymax * (h - 2 * pad)
+    colors = {("apache", "set"): "#d62728", ("apache", "get"): "#ff9896",
+              ("zk-server", "set"): "#1f77b4", ("zk-server", "get"): "#aec7e8"}
+    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{w}" height="{h}" fill="white"/>',
+           f'<text x="{w/2}" y="20" text-anchor="middle" font-size="14">Throughput vs. requests in flight (ops/s)</text>',
+           f'<line x1="{pad}" y1="{h-pad}" x2="{w-pad}" y2="{h-pad}" stroke="black"/>',
+           f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{h-pad}" stroke="black"/>']
+    for c in xs:
+        svg.append(f'<text x="{xpos[c]}" y="{h-pad+18}" text-anchor="middle">{c}</text>')
+    for i in range(6):
+        v = ymax * i / 5
+        svg.append(f'<text x="{pad-6}" y="{ypos(v)+4}" text-anchor="end">{v/1000:.0f}k</text>')
+        svg.append(f'<line x1="{pad}" y1="{ypos(v)}" x2="{w-pad}" y2="{ypos(v)}" stroke="#eee"/>')
+    svg.append(f'<text x="{w/2}" y="{h-15}" text-anchor="middle">sessions x requests in flight per session</text>')
+    for n, (key, pts) in enumerate(sorted(series.items())):
+        pts.sort()
+        d = " ".join(f"{xpos[c]:.1f},{ypos(v):.1f}" for c, v in pts)
+        svg.append(f'<polyline fill="none" stroke="{colors[key]}" stroke-width="2" points="{d}"/>')
+        for c, v in pts:
+            svg.append(f'<circle cx="{xpos[c]:.1f}" cy="{ypos(v):.1f}" r="3" fill="{colors[key]}"/>')
+        svg.append(f'<rect x="{pad+10}" y="{pad+n*18-10}" width="12" height="12" fill="{colors[key]}"/>')
+        svg.append(f'<text x="{pad+28}" y="{pad+n*18}">{key[0]} {key[1]}</text>')
+    svg.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(svg) + "\n")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4:
+        sys.exit(__doc__)
+    main(*sys.argv[1:])

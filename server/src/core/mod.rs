@@ -1,0 +1,405 @@
+//! The core: one task that owns the tree, the sessions, the watches and the pending changes,
+//! and moves every request along the flow in the crate doc.
+//!
+//! Connections send [`CoreMsg`]s in; the core answers through each connection's
+//! [`Outbound`] channel. Writes are prepped into txns (`dispatch.rs`), handed to the log thread
+//! in batches, and committed when the log thread reports them durable (`commit.rs`): apply,
+//! fire watches, reply, then serve the reads that were waiting behind them. Reads of a session
+//! with no write in flight are served at once (`read.rs`). Sessions (`sessions.rs`) are
+//! created, closed and expired through txns.
+
+mod commit;
+mod dispatch;
+mod read;
+pub(crate) mod reply;
+mod sessions;
+mod stats;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use zk_proto::{ConnectRequest, RequestBody};
+
+use crate::acl::AuthIds;
+use crate::persist::{LogCmd, LogEvent};
+use crate::prep::{PendingChanges, PrepConfig};
+use crate::session::SessionTracker;
+use crate::tree::DataTree;
+use crate::txn::{Txn, Zxid};
+use crate::watch::{ConnId, WatchManager};
+
+pub(crate) use stats::ServerStats;
+
+/// What the core sends to a connection task.
+#[derive(Debug)]
+pub enum Outbound {
+    /// The handshake succeeded: write this frame and start reading requests.
+    Connected(Bytes),
+    /// A reply to one request.
+    Reply(Bytes),
+    /// A watch notification.
+    Event(Bytes),
+    /// Write the frame, if any, then close the connection.
+    Close(Option<Bytes>),
+}
+
+/// The sending half a connection gives the core.
+pub type OutTx = mpsc::UnboundedSender<Outbound>;
+
+/// What connection tasks send to the core.
+#[derive(Debug)]
+pub enum CoreMsg {
+    /// A handshake.
+    Connect {
+        /// The connection.
+        conn: ConnId,
+        /// The peer address.
+        peer: Option<SocketAddr>,
+        /// The decoded request.
+        req: ConnectRequest,
+        /// Where to answer.
+        out: OutTx,
+    },
+    /// A request after the handshake.
+    Request {
+        /// The connection.
+        conn: ConnId,
+        /// The request xid.
+        xid: i32,
+        /// The decoded body.
+        body: RequestBody,
+    },
+    /// The connection is gone.
+    Closed {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// A four-letter word.
+    FourLetter {
+        /// The command.
+        cmd: String,
+        /// Where to send the output.
+        reply: oneshot::Sender<String>,
+    },
+}
+
+/// Settings the core uses.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Milliseconds per tick.
+    pub tick_ms: u64,
+    /// Session timeout bounds (ms).
+    pub min_session_timeout: i32,
+    /// Session timeout bounds (ms).
+    pub max_session_timeout: i32,
+    /// Txns between snapshots.
+    pub snap_count: u64,
+    /// Super digest.
+    pub super_digest: Option<String>,
+    /// Prep settings.
+    pub prep: PrepConfig,
+    /// Container/TTL reaper interval.
+    pub container_check_ms: u64,
+    /// Lines of `conf` output.
+    pub conf_lines: Vec<(String, String)>,
+}
+
+#[derive(Debug)]
+enum Queued {
+    Write(Zxid),
+    Read { xid: i32, body: RequestBody },
+}
+
+#[derive(Debug)]
+struct Conn {
+    out: OutTx,
+    peer: Option<SocketAddr>,
+    session: Option<i64>,
+    ids: AuthIds,
+    queue: VecDeque<Queued>,
+    received: u64,
+    sent: u64,
+    timeout: i32,
+    last_zxid: Zxid,
+}
+
+impl Conn {
+    fn send(&mut self, o: Outbound) {
+        if matches!(o, Outbound::Reply(_) | Outbound::Event(_)) {
+            self.sent += 1;
+        }
+        let _ = self.out.send(o);
+    }
+}
+
+#[derive(Debug)]
+enum Origin {
+    Request {
+        conn: ConnId,
+        xid: i32,
+        opcode: zk_proto::OpCode,
+    },
+    NewSession {
+        conn: ConnId,
+        timeout: i32,
+        read_only_flag: bool,
+    },
+    Internal,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    zxid: Zxid,
+    txn: Txn,
+    origin: Origin,
+}
+
+/// The state the core task owns.
+pub struct Core {
+    cfg: Arc<CoreConfig>,
+    tree: DataTree,
+    pending: PendingChanges,
+    sessions: SessionTracker,
+    watches: WatchManager,
+    conns: HashMap<ConnId, Conn>,
+    session_conns: HashMap<i64, ConnId>,
+    last_assigned: Zxid,
+    inflight: VecDeque<InFlight>,
+    batch: Vec<Txn>,
+    log: std::sync::mpsc::Sender<LogCmd>,
+    clock: tokio::time::Instant,
+    txns_since_snapshot: u64,
+    snapshot_at: u64,
+    rng: u64,
+    stats: ServerStats,
+    log_failed: bool,
+}
+
+impl Core {
+    /// A core over a recovered tree.
+    pub(crate) fn new(
+        cfg: Arc<CoreConfig>,
+        tree: DataTree,
+        log: std::sync::mpsc::Sender<LogCmd>,
+        first_session_id: i64,
+    ) -> Self {
+        let clock = tokio::time::Instant::now();
+        let mut sessions = SessionTracker::new(cfg.tick_ms, first_session_id);
+        let mut restored: Vec<_> = tree.sessions().iter().map(|(k, v)| (*k, *v)).collect();
+        restored.sort_unstable();
+        for (id, timeout) in restored {
+            sessions.track(id, timeout, 0);
+        }
+        let rng = (crate::server::wall_millis() as u64) | 1;
+        let mut core = Core {
+            last_assigned: tree.last_zxid(),
+            cfg,
+            tree,
+            pending: PendingChanges::default(),
+            sessions,
+            watches: WatchManager::new(),
+            conns: HashMap::new(),
+            session_conns: HashMap::new(),
+            inflight: VecDeque::new(),
+            batch: Vec::new(),
+            log,
+            clock,
+            txns_since_snapshot: 0,
+            snapshot_at: 0,
+            rng,
+            stats: ServerStats::default(),
+            log_failed: false,
+        };
+        core.snapshot_at = core.roll_snapshot_threshold();
+        core
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.clock.elapsed().as_millis() as u64
+    }
+
+    fn next_zxid(&mut self) -> Zxid {
+        self.last_assigned += 1;
+        self.last_assigned
+    }
+
+    /// `SyncRequestProcessor`: snapshot after snapCount/2 + random(snapCount/2) txns.
+    fn roll_snapshot_threshold(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let half = (self.cfg.snap_count / 2).max(1);
+        half + self.rng % half
+    }
+
+    /// Queues a prepped txn for the log.
+    fn submit(&mut self, txn: Txn, origin: Origin) {
+        self.inflight.push_back(InFlight {
+            zxid: txn.zxid(),
+            txn: txn.clone(),
+            origin,
+        });
+        self.batch.push(txn);
+    }
+
+    fn flush_batch(&mut self) {
+        if !self.batch.is_empty() {
+            let batch = std::mem::take(&mut self.batch);
+            if self.log.send(LogCmd::Append(batch)).is_err() {
+                self.log_failed = true;
+            }
+        }
+    }
+
+    /// Runs until `shutdown` fires (then finishes the writes in flight) or every connection
+    /// sender is gone.
+    pub(crate) async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<CoreMsg>,
+        mut log_events: mpsc::UnboundedReceiver<LogEvent>,
+        mut shutdown: broadcast::Receiver<()>,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_millis(self.cfg.tick_ms.max(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut reaper =
+            tokio::time::interval(Duration::from_millis(self.cfg.container_check_ms.max(1)));
+        reaper.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut msgs = Vec::with_capacity(256);
+        let mut draining = false;
+        loop {
+            tokio::select! {
+                biased;
+                ev = log_events.recv() => match ev {
+                    Some(LogEvent::Durable(z)) => self.commit_through(z),
+                    Some(LogEvent::Failed(e)) => {
+                        tracing::error!(error = %e, "storage failed; closing all connections");
+                        self.log_failed = true;
+                        self.close_all();
+                        break;
+                    }
+                    None => break,
+                },
+                n = rx.recv_many(&mut msgs, 256), if !draining => {
+                    if n == 0 {
+                        draining = true;
+                    }
+                    for m in msgs.drain(..) {
+                        self.handle(m);
+                    }
+                }
+                _ = tick.tick(), if !draining => self.expire_sessions(),
+                _ = reaper.tick(), if !draining => self.reap_containers(),
+                _ = shutdown.recv(), if !draining => draining = true,
+            }
+            self.flush_batch();
+            if draining && self.inflight.is_empty() {
+                break;
+            }
+        }
+        self.close_all();
+    }
+
+    fn close_all(&mut self) {
+        for c in self.conns.values_mut() {
+            c.send(Outbound::Close(None));
+        }
+    }
+
+    fn handle(&mut self, m: CoreMsg) {
+        match m {
+            CoreMsg::Connect {
+                conn,
+                peer,
+                req,
+                out,
+            } => self.connect(conn, peer, req, out),
+            CoreMsg::Request { conn, xid, body } => self.request(conn, xid, body),
+            CoreMsg::Closed { conn } => self.conn_closed(conn),
+            CoreMsg::FourLetter { cmd, reply } => {
+                let _ = reply.send(self.four_letter(&cmd));
+            }
+        }
+    }
+
+    fn conn_closed(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.remove(&conn) {
+            if let Some(s) = c.session {
+                if self.session_conns.get(&s) == Some(&conn) {
+                    self.session_conns.remove(&s);
+                }
+            }
+        }
+        self.watches.remove_conn(conn);
+    }
+}
+
+impl Core {
+    fn four_letter(&mut self, cmd: &str) -> String {
+        use crate::admin::{ConnView, ServerView};
+        if cmd == "srst" {
+            self.stats = ServerStats::default();
+        }
+        if cmd == "crst" {
+            for c in self.conns.values_mut() {
+                c.received = 0;
+                c.sent = 0;
+            }
+        }
+        let session_of = |conn: &ConnId| self.conns.get(conn).and_then(|c| c.session).unwrap_or(0);
+        let mut conns: Vec<ConnView> = self
+            .conns
+            .values()
+            .map(|c| ConnView {
+                peer: c.peer.map(|p| p.to_string()).unwrap_or_default(),
+                queued: c.queue.len(),
+                received: c.received,
+                sent: c.sent,
+                session: c.session,
+                timeout: c.timeout,
+                last_zxid: c.last_zxid,
+            })
+            .collect();
+        conns.sort_by(|a, b| a.peer.cmp(&b.peer));
+        let mut ephemerals: Vec<(i64, Vec<String>)> = self
+            .tree
+            .all_ephemerals()
+            .iter()
+            .map(|(s, p)| (*s, p.iter().cloned().collect()))
+            .collect();
+        ephemerals.sort();
+        let view = ServerView {
+            conns,
+            received: self.stats.packets_received,
+            sent: self.stats.packets_sent,
+            outstanding: self.inflight.len(),
+            zxid: self.tree.last_zxid(),
+            node_count: self.tree.node_count() + 1,
+            ephemerals,
+            sessions: self.sessions.sessions(),
+            watch_count: self.watches.count(),
+            watch_paths: self.watches.path_count(),
+            watch_conns: self.watches.conn_count(),
+            watches_by_session: self
+                .watches
+                .by_conn()
+                .into_iter()
+                .map(|(c, p)| (session_of(&c), p.into_iter().collect()))
+                .collect(),
+            watches_by_path: self
+                .watches
+                .by_path()
+                .into_iter()
+                .map(|(p, cs)| (p, cs.iter().map(&session_of).collect()))
+                .collect(),
+            data_size: self.tree.approximate_data_size(),
+            uptime_ms: self.now_ms(),
+            conf: self.cfg.conf_lines.clone(),
+            auth_failed: self.stats.auth_failed,
+        };
+        crate::admin::run(cmd, &view)
+    }
+}

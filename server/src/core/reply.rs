@@ -1,0 +1,89 @@
+//! Encoding replies, notifications and handshake answers as frames.
+
+use bytes::{Bytes, BytesMut};
+use zk_proto::{
+    write_frame, ConnectResponse, ErrorCode, EventType, KeeperState, Record, ReplyHeader,
+    ResponseBody, WatcherEvent, NOTIFICATION_XID,
+};
+
+/// The body of a successful reply.
+#[derive(Debug, Clone)]
+pub enum ReplyBody {
+    /// A typed body.
+    Body(ResponseBody),
+    /// addWatch answers an `ErrorResponse{err: 0}` body (four zero bytes), which the Java
+    /// client deserializes.
+    ZeroErr,
+}
+
+impl From<ResponseBody> for ReplyBody {
+    fn from(b: ResponseBody) -> Self {
+        ReplyBody::Body(b)
+    }
+}
+
+/// A reply frame: header, then the body only when `err` is OK.
+pub fn reply_frame(xid: i32, zxid: i64, result: &Result<ReplyBody, ErrorCode>) -> Bytes {
+    let mut buf = BytesMut::with_capacity(64);
+    write_frame(&mut buf, |b| match result {
+        Ok(body) => {
+            ReplyHeader { xid, zxid, err: 0 }.write(b);
+            match body {
+                ReplyBody::Body(r) => r.write(b),
+                ReplyBody::ZeroErr => 0i32.write(b),
+            }
+        }
+        Err(e) => ReplyHeader {
+            xid,
+            zxid,
+            err: e.code(),
+        }
+        .write(b),
+    });
+    buf.freeze()
+}
+
+/// A watch notification frame (xid -1, zxid -1, as `NIOServerCnxn.process` sends it).
+pub fn event_frame(event: EventType, path: &str) -> Bytes {
+    let mut buf = BytesMut::with_capacity(32 + path.len());
+    write_frame(&mut buf, |b| {
+        ReplyHeader {
+            xid: NOTIFICATION_XID,
+            zxid: -1,
+            err: 0,
+        }
+        .write(b);
+        WatcherEvent {
+            event_type: event.code(),
+            state: KeeperState::SyncConnected.code(),
+            path: path.to_string(),
+        }
+        .write(b);
+    });
+    buf.freeze()
+}
+
+/// The handshake answer (`finishSessionInit`): an invalid session gets timeout 0, session 0
+/// and 16 zero bytes. `read_only` is echoed only to clients that sent the flag.
+pub fn connect_frame(
+    valid: bool,
+    timeout: i32,
+    session: i64,
+    passwd: &[u8],
+    client_sent_read_only: bool,
+) -> Bytes {
+    let rsp = ConnectResponse {
+        protocol_version: 0,
+        timeout: if valid { timeout } else { 0 },
+        session_id: if valid { session } else { 0 },
+        passwd: Some(if valid {
+            Bytes::copy_from_slice(passwd)
+        } else {
+            Bytes::from_static(&[0u8; 16])
+        }),
+        read_only: client_sent_read_only.then_some(false),
+    };
+    let mut buf = BytesMut::with_capacity(48);
+    write_frame(&mut buf, |b| rsp.write(b));
+    buf.freeze()
+}

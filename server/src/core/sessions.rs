@@ -1,0 +1,188 @@
+//! Handshakes, session expiry and the container/TTL reaper.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use tracing::{debug, info};
+use zk_proto::ConnectRequest;
+
+use super::reply::connect_frame;
+use super::{Conn, Core, Origin, OutTx, Outbound};
+use crate::acl::AuthIds;
+use crate::prep::{close_session_txn, create_session_txn, prep_delete_container};
+use crate::session::{negotiate_timeout, session_password};
+use crate::tree::OwnerKind;
+use crate::watch::ConnId;
+
+impl Core {
+    /// `processConnectRequest`.
+    pub(super) fn connect(
+        &mut self,
+        conn: ConnId,
+        peer: Option<SocketAddr>,
+        req: ConnectRequest,
+        out: OutTx,
+    ) {
+        self.stats.packets_received += 1;
+        if req.last_zxid_seen > self.tree.last_zxid() {
+            info!(
+                conn,
+                client_zxid = format_args!("{:#x}", req.last_zxid_seen),
+                our_zxid = format_args!("{:#x}", self.tree.last_zxid()),
+                "refusing session: client has seen a later zxid"
+            );
+            let _ = out.send(Outbound::Close(None));
+            return;
+        }
+        let timeout = negotiate_timeout(
+            req.timeout,
+            self.cfg.min_session_timeout,
+            self.cfg.max_session_timeout,
+        );
+        let ro_flag = req.read_only.is_some();
+        let mut c = Conn {
+            out,
+            peer,
+            session: None,
+            ids: AuthIds::for_peer(peer.map(|p| p.ip())),
+            queue: VecDeque::new(),
+            received: 1,
+            sent: 0,
+            timeout,
+            last_zxid: 0,
+        };
+        let now = self.now_ms();
+        if req.session_id == 0 {
+            let id = self.sessions.next_session_id();
+            self.sessions.track(id, timeout, now);
+            c.session = Some(id);
+            self.session_conns.insert(id, conn);
+            self.conns.insert(conn, c);
+            let zxid = self.next_zxid();
+            let txn = create_session_txn(id, timeout, zxid, crate::server::wall_millis());
+            debug!(
+                conn,
+                session = format_args!("{id:#x}"),
+                timeout,
+                "new session"
+            );
+            self.submit(
+                txn,
+                Origin::NewSession {
+                    conn,
+                    timeout,
+                    read_only_flag: ro_flag,
+                },
+            );
+            return;
+        }
+        let id = req.session_id;
+        let passwd_ok = req.passwd.as_deref() == Some(&session_password(id)[..]);
+        if passwd_ok && self.sessions.touch(id, timeout, now) {
+            if let Some(old) = self.session_conns.insert(id, conn) {
+                if old != conn {
+                    if let Some(mut oc) = self.conns.remove(&old) {
+                        oc.send(Outbound::Close(None));
+                    }
+                    self.watches.remove_conn(old);
+                }
+            }
+            c.session = Some(id);
+            debug!(
+                conn,
+                session = format_args!("{id:#x}"),
+                timeout,
+                "session resumed"
+            );
+            let frame = connect_frame(true, timeout, id, &session_password(id), ro_flag);
+            c.send(Outbound::Connected(frame));
+            self.conns.insert(conn, c);
+        } else {
+            info!(
+                conn,
+                session = format_args!("{id:#x}"),
+                passwd_ok,
+                "invalid session, probably expired"
+            );
+            let frame = connect_frame(false, 0, 0, &[], ro_flag);
+            let _ = c.out.send(Outbound::Close(Some(frame)));
+        }
+    }
+
+    /// Called when a createSession txn commits.
+    pub(super) fn session_created(&mut self, conn: ConnId, session: i64, timeout: i32, ro: bool) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            let frame = connect_frame(true, timeout, session, &session_password(session), ro);
+            c.send(Outbound::Connected(frame));
+        }
+    }
+
+    /// Called when a closeSession txn commits: drop the session and close its connection.
+    pub(super) fn session_closed(&mut self, session: i64) {
+        self.sessions.remove(session);
+        if let Some(conn) = self.session_conns.remove(&session) {
+            if let Some(mut c) = self.conns.remove(&conn) {
+                c.send(Outbound::Close(None));
+            }
+            self.watches.remove_conn(conn);
+        }
+    }
+
+    /// The expiry tick (`SessionTrackerImpl.run`): expired sessions get a closeSession txn.
+    pub(super) fn expire_sessions(&mut self) {
+        let now = self.now_ms();
+        for id in self.sessions.expired(now) {
+            info!(session = format_args!("{id:#x}"), "session expired");
+            self.stats.sessions_expired += 1;
+            let zxid = self.next_zxid();
+            let txn = close_session_txn(
+                &self.tree,
+                &mut self.pending,
+                id,
+                zxid,
+                crate::server::wall_millis(),
+            );
+            self.submit(txn, Origin::Internal);
+        }
+    }
+
+    /// `ContainerManager.getCandidates`: empty containers that had a child, and TTL nodes
+    /// without children unchanged for longer than their TTL, are deleted.
+    pub(super) fn reap_containers(&mut self) {
+        let now = crate::server::wall_millis();
+        let mut candidates = Vec::new();
+        for p in self.tree.containers() {
+            if let Some(n) = self.tree.get(p) {
+                if n.children.is_empty() && n.stat.cversion > 0 {
+                    candidates.push(p.clone());
+                }
+            }
+        }
+        for p in self.tree.ttls() {
+            if let Some(n) = self.tree.get(p) {
+                if let OwnerKind::Ttl(ttl) = OwnerKind::of(n.stat.ephemeral_owner) {
+                    if n.children.is_empty() && ttl != 0 && now - n.stat.mtime > ttl {
+                        candidates.push(p.clone());
+                    }
+                }
+            }
+        }
+        let ids = AuthIds::default();
+        for p in candidates {
+            let zxid = self.last_assigned + 1;
+            if let Some(txn) = prep_delete_container(
+                &self.tree,
+                &mut self.pending,
+                zxid,
+                now,
+                &ids,
+                self.cfg.prep,
+                &p,
+            ) {
+                self.last_assigned = zxid;
+                debug!(path = %p, "reaping container/TTL node");
+                self.submit(txn, Origin::Internal);
+            }
+        }
+    }
+}

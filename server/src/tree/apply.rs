@@ -1,0 +1,339 @@
+//! `DataTree::apply`: the one deterministic function through which every state change goes
+//! (`DataTree.processTxn` plus the session bookkeeping of `ZooKeeperServer.processTxn`).
+
+use bytes::Bytes;
+use zk_proto::records::txn::{CloseSessionTxn, Txn as SubTxn};
+use zk_proto::{Acl, ErrorCode, EventType, MultiResult, OpCode, Stat, TxnBody, TxnHeader};
+
+use super::{new_stat, DataTree, Node, OwnerKind};
+use crate::acl::AclList;
+use crate::txn::Zxid;
+
+/// Which watch table(s) a trigger consults (Apache keeps data and child watches apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriggerKind {
+    /// Data and exist watches (and persistent ones).
+    Data,
+    /// Child watches (and persistent ones).
+    Child,
+    /// A delete: data watches, then child watches of the same path not already notified.
+    DataThenChild,
+}
+
+/// A watch trigger produced by a change: the event to fire, where, and the ACL that decides
+/// who may see it (`ServerCnxn.process(event, znodeAcl)` checks READ).
+#[derive(Debug, Clone)]
+pub struct Trigger {
+    /// The path the event names.
+    pub path: String,
+    /// The event type.
+    pub event: EventType,
+    /// The watch tables to consult.
+    pub kind: TriggerKind,
+    /// The ACL of the node the event is about.
+    pub acl: AclList,
+}
+
+/// The result of applying one txn, as the reply needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxnResult {
+    /// A node was created (any create flavour).
+    Created {
+        /// The actual path (with the sequential suffix).
+        path: String,
+        /// Its stat.
+        stat: Stat,
+    },
+    /// A node was deleted.
+    Deleted,
+    /// setData: the new stat.
+    DataSet {
+        /// The node's stat after the change.
+        stat: Stat,
+    },
+    /// setACL: the new stat.
+    AclSet {
+        /// The node's stat after the change.
+        stat: Stat,
+    },
+    /// A version check passed.
+    Checked,
+    /// A multi: one result per op, in Apache's layout.
+    Multi {
+        /// Per-op results.
+        results: Vec<MultiResult>,
+    },
+    /// A session was created.
+    SessionCreated,
+    /// A session was closed and its ephemerals deleted.
+    SessionClosed,
+    /// The txn failed (an ErrorTxn, or an inconsistency while applying).
+    Error(ErrorCode),
+}
+
+/// What `apply` returns: the result for the reply and the watches to fire, in order.
+#[derive(Debug, Clone)]
+pub struct ApplyOutcome {
+    /// The result.
+    pub result: TxnResult,
+    /// Triggers in the order Apache fires them.
+    pub triggers: Vec<Trigger>,
+}
+
+fn code(e: i32) -> ErrorCode {
+    ErrorCode::from_code(e).unwrap_or(ErrorCode::SystemError)
+}
+
+impl DataTree {
+    /// Applies one txn. Never panics: an inconsistent txn (e.g. a create whose parent is gone)
+    /// yields [`TxnResult::Error`], as Apache's `processTxn` turns the KeeperException into
+    /// `rc.err`. Updates the last applied zxid.
+    pub fn apply(&mut self, header: &TxnHeader, body: &TxnBody) -> ApplyOutcome {
+        let mut triggers = Vec::new();
+        let result = self.apply_one(header, body, &mut triggers);
+        if header.zxid > self.last_zxid {
+            self.last_zxid = header.zxid;
+        }
+        ApplyOutcome { result, triggers }
+    }
+
+    fn apply_one(&mut self, h: &TxnHeader, body: &TxnBody, tr: &mut Vec<Trigger>) -> TxnResult {
+        let r = match body {
+            TxnBody::Create(t) => {
+                let owner = if t.ephemeral { h.client_id } else { 0 };
+                self.create_node(&t.path, &t.data, &t.acl, owner, t.parent_cversion, h, tr)
+            }
+            TxnBody::CreateContainer(t) => self.create_node(
+                &t.path,
+                &t.data,
+                &t.acl,
+                super::CONTAINER_EPHEMERAL_OWNER,
+                t.parent_cversion,
+                h,
+                tr,
+            ),
+            TxnBody::CreateTtl(t) => {
+                let owner = OwnerKind::ttl_owner(t.ttl).unwrap_or(super::EXTENDED_MASK);
+                self.create_node(&t.path, &t.data, &t.acl, owner, t.parent_cversion, h, tr)
+            }
+            TxnBody::Delete(t) => self
+                .delete_node(&t.path, h.zxid, tr)
+                .map(|()| TxnResult::Deleted),
+            TxnBody::SetData(t) => self
+                .set_data(&t.path, t.data.clone(), t.version, h, tr)
+                .map(|stat| TxnResult::DataSet { stat }),
+            TxnBody::SetAcl(t) => self
+                .set_acl(&t.path, &t.acl, t.version)
+                .map(|stat| TxnResult::AclSet { stat }),
+            TxnBody::Check(_) => Ok(TxnResult::Checked),
+            TxnBody::CreateSession(t) => {
+                self.sessions.insert(h.client_id, t.timeout);
+                Ok(TxnResult::SessionCreated)
+            }
+            TxnBody::CloseSession(t) => {
+                self.kill_session(h.client_id, h.zxid, t, tr);
+                Ok(TxnResult::SessionClosed)
+            }
+            TxnBody::Error(e) => Ok(TxnResult::Error(code(e.err))),
+            TxnBody::Multi(m) => Ok(self.apply_multi(h, &m.txns, tr)),
+        };
+        r.unwrap_or_else(TxnResult::Error)
+    }
+
+    fn apply_multi(&mut self, h: &TxnHeader, txns: &[SubTxn], tr: &mut Vec<Trigger>) -> TxnResult {
+        let failed = txns.iter().any(|t| t.txn_type == OpCode::Error.code());
+        let mut post_failed = false;
+        let mut results = Vec::with_capacity(txns.len());
+        for sub in txns {
+            let body = match sub.body() {
+                Ok(b) => b,
+                Err(_) => {
+                    results.push(MultiResult::Error {
+                        err: ErrorCode::MarshallingError.code(),
+                    });
+                    continue;
+                }
+            };
+            if let TxnBody::Error(e) = &body {
+                post_failed = true;
+                results.push(MultiResult::Error { err: e.err });
+                continue;
+            }
+            if failed {
+                let err = if post_failed {
+                    ErrorCode::RuntimeInconsistency
+                } else {
+                    ErrorCode::Ok
+                };
+                results.push(MultiResult::Error { err: err.code() });
+                continue;
+            }
+            let sub_h = TxnHeader {
+                txn_type: sub.txn_type,
+                ..h.clone()
+            };
+            let r = self.apply_one(&sub_h, &body, tr);
+            results.push(match (r, OpCode::try_from(sub.txn_type)) {
+                (TxnResult::Created { path, .. }, Ok(OpCode::Create)) => {
+                    MultiResult::Create { path }
+                }
+                (TxnResult::Created { path, stat }, _) => MultiResult::Create2 { path, stat },
+                (TxnResult::Deleted, _) => MultiResult::Delete,
+                (TxnResult::DataSet { stat }, _) => MultiResult::SetData { stat },
+                (TxnResult::Checked, _) => MultiResult::Check,
+                (TxnResult::Error(e), _) => MultiResult::Error { err: e.code() },
+                _ => MultiResult::Error {
+                    err: ErrorCode::MarshallingError.code(),
+                },
+            });
+        }
+        TxnResult::Multi { results }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_node(
+        &mut self,
+        path: &str,
+        data: &Option<Bytes>,
+        acl: &[Acl],
+        owner: i64,
+        parent_cversion: i32,
+        h: &TxnHeader,
+        tr: &mut Vec<Trigger>,
+    ) -> Result<TxnResult, ErrorCode> {
+        let (parent_path, name) = split(path).ok_or(ErrorCode::NoNode)?;
+        if !self.nodes.contains_key(parent_path) {
+            return Err(ErrorCode::NoNode);
+        }
+        if self.nodes.contains_key(path) {
+            return Err(ErrorCode::NodeExists);
+        }
+        let acl = self.acls.intern(acl);
+        let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
+        let mut cv = parent_cversion;
+        if cv == -1 {
+            cv = parent.stat.cversion + 1;
+        }
+        if cv > parent.stat.cversion {
+            parent.stat.cversion = cv;
+            parent.stat.pzxid = h.zxid;
+        }
+        parent.children.insert(name.into());
+        let parent_acl = parent.acl.clone();
+        let node = Node {
+            data: data.clone(),
+            acl: acl.clone(),
+            stat: new_stat(h.zxid, h.time, owner),
+            children: Default::default(),
+        };
+        let stat = node.client_stat();
+        self.nodes.insert(path.to_string(), node);
+        self.index_owner(path, owner);
+        tr.push(Trigger {
+            path: path.to_string(),
+            event: EventType::NodeCreated,
+            kind: TriggerKind::Data,
+            acl,
+        });
+        tr.push(Trigger {
+            path: parent_path.to_string(),
+            event: EventType::NodeChildrenChanged,
+            kind: TriggerKind::Child,
+            acl: parent_acl,
+        });
+        Ok(TxnResult::Created {
+            path: path.to_string(),
+            stat,
+        })
+    }
+
+    fn delete_node(
+        &mut self,
+        path: &str,
+        zxid: Zxid,
+        tr: &mut Vec<Trigger>,
+    ) -> Result<(), ErrorCode> {
+        let (parent_path, name) = split(path).ok_or(ErrorCode::NoNode)?;
+        if !self.nodes.contains_key(path) {
+            return Err(ErrorCode::NoNode);
+        }
+        let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
+        parent.children.remove(name);
+        if zxid > parent.stat.pzxid {
+            parent.stat.pzxid = zxid;
+        }
+        let parent_acl = parent.acl.clone();
+        let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
+        self.unindex_owner(path, node.stat.ephemeral_owner);
+        tr.push(Trigger {
+            path: path.to_string(),
+            event: EventType::NodeDeleted,
+            kind: TriggerKind::DataThenChild,
+            acl: node.acl,
+        });
+        tr.push(Trigger {
+            path: parent_path.to_string(),
+            event: EventType::NodeChildrenChanged,
+            kind: TriggerKind::Child,
+            acl: parent_acl,
+        });
+        Ok(())
+    }
+
+    fn set_data(
+        &mut self,
+        path: &str,
+        data: Option<Bytes>,
+        version: i32,
+        h: &TxnHeader,
+        tr: &mut Vec<Trigger>,
+    ) -> Result<Stat, ErrorCode> {
+        let n = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
+        n.data = data;
+        n.stat.mtime = h.time;
+        n.stat.mzxid = h.zxid;
+        n.stat.version = version;
+        tr.push(Trigger {
+            path: path.to_string(),
+            event: EventType::NodeDataChanged,
+            kind: TriggerKind::Data,
+            acl: n.acl.clone(),
+        });
+        Ok(n.client_stat())
+    }
+
+    fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Result<Stat, ErrorCode> {
+        let acl = self.acls.intern(acl);
+        let n = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
+        n.acl = acl;
+        n.stat.aversion = version;
+        Ok(n.client_stat())
+    }
+
+    fn kill_session(
+        &mut self,
+        session: i64,
+        zxid: Zxid,
+        t: &CloseSessionTxn,
+        tr: &mut Vec<Trigger>,
+    ) {
+        self.sessions.remove(&session);
+        for p in &t.paths_to_delete {
+            let _ = self.delete_node(p, zxid, tr);
+        }
+        let rest: Vec<String> = self.ephemerals(session).cloned().collect();
+        for p in rest {
+            let _ = self.delete_node(&p, zxid, tr);
+        }
+    }
+}
+
+/// Splits a path into parent and last component (`/a` -> (`/`, `a`)); `None` for the root.
+fn split(path: &str) -> Option<(&str, &str)> {
+    let i = path.rfind('/')?;
+    let name = &path[i + 1..];
+    if name.is_empty() {
+        return None;
+    }
+    Some((if i == 0 { "/" } else { &path[..i] }, name))
+}
