@@ -29,24 +29,61 @@ pub const TICK: Duration = Duration::from_millis(500);
 pub enum TestServer {
     /// Apache ZooKeeper (Debian package), started by zk-testkit.
     Apache(ApacheServer),
+    /// zk-server, in this process, with a durable data dir so that kill/restart keep the data.
+    Zk(ZkServer),
+}
+
+/// An in-process zk-server that can be killed and restarted on the same port and data dir.
+pub struct ZkServer {
+    handle: Option<zk_server::ServerHandle>,
+    addr: std::net::SocketAddr,
+    dir: zk_testkit::TestDir,
+}
+
+impl ZkServer {
+    fn start(addr: &str, dir: zk_testkit::TestDir) -> ZkServer {
+        let handle = Self::launch(addr, &dir);
+        ZkServer {
+            addr: handle.addr(),
+            handle: Some(handle),
+            dir,
+        }
+    }
+
+    fn launch(addr: &str, dir: &zk_testkit::TestDir) -> zk_server::ServerHandle {
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(
+                zk_server::Server::builder()
+                    .client_addr(addr)
+                    .data_dir(dir.path().join("data"))
+                    .tick_time(TICK.as_millis() as u32)
+                    .container_check_interval(100)
+                    .start(),
+            )
+        })
+        .expect("zk-server starts")
+    }
 }
 
 impl TestServer {
     pub fn name(&self) -> &'static str {
         match self {
             TestServer::Apache(_) => "apache",
+            TestServer::Zk(_) => "zk-server",
         }
     }
 
     pub fn connect_string(&self) -> String {
         match self {
             TestServer::Apache(s) => s.connect_string(),
+            TestServer::Zk(s) => s.addr.to_string(),
         }
     }
 
     pub fn addr(&self) -> std::net::SocketAddr {
         match self {
             TestServer::Apache(s) => s.addr(),
+            TestServer::Zk(s) => s.addr,
         }
     }
 
@@ -54,6 +91,13 @@ impl TestServer {
     pub fn kill(&mut self) {
         match self {
             TestServer::Apache(s) => tokio::task::block_in_place(|| s.kill()),
+            TestServer::Zk(s) => {
+                if let Some(h) = s.handle.take() {
+                    tokio::task::block_in_place(|| {
+                        tokio::runtime::Handle::current().block_on(h.kill())
+                    });
+                }
+            }
         }
     }
 
@@ -61,6 +105,10 @@ impl TestServer {
     pub fn restart(&mut self) {
         match self {
             TestServer::Apache(s) => tokio::task::block_in_place(|| s.restart().unwrap()),
+            TestServer::Zk(s) => {
+                assert!(s.handle.is_none(), "restart without kill");
+                s.handle = Some(ZkServer::launch(&s.addr.to_string(), &s.dir));
+            }
         }
     }
 
@@ -68,6 +116,9 @@ impl TestServer {
     pub fn four_letter(&self, cmd: &str) -> String {
         match self {
             TestServer::Apache(s) => tokio::task::block_in_place(|| s.four_letter(cmd)),
+            TestServer::Zk(s) => {
+                tokio::task::block_in_place(|| zk_testkit::four_letter(s.addr, cmd).unwrap())
+            }
         }
     }
 }
@@ -81,7 +132,7 @@ pub fn apache_options() -> ApacheOptions {
         .with_jvm_arg("-Dznode.container.checkIntervalMs=100")
 }
 
-/// The servers to run a test against. Adding zk-server is one line here.
+/// The servers to run a test against: Apache ZooKeeper (unless skipped) and zk-server.
 pub fn servers(test: &str) -> Vec<TestServer> {
     init_tracing();
     let mut servers = Vec::new();
@@ -90,6 +141,8 @@ pub fn servers(test: &str) -> Vec<TestServer> {
     {
         servers.push(TestServer::Apache(s));
     }
+    let dir = zk_testkit::TestDir::new(test).expect("temp dir");
+    servers.push(TestServer::Zk(ZkServer::start("127.0.0.1:0", dir)));
     servers
 }
 
