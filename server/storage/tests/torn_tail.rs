@@ -232,3 +232,30 @@ fn bad_magic_is_an_error() {
     let err = read_txns(dir.path(), 0, DEFAULT_MAX_RECORD_SIZE).unwrap_err();
     assert!(matches!(err, StorageError::BadHeader { .. }), "{err}");
 }
+
+#[test]
+fn preallocated_segment_without_header_is_empty_unless_it_holds_data() {
+    let dir = temp_dir("torn-no-header");
+    let (seg, txns, _) = write_log(dir.path());
+    // A crash right after creating and extending a new segment.
+    let next = log_dir(dir.path()).join("log.7");
+    fs::write(&next, vec![0u8; 100_000]).unwrap();
+    assert_eq!(
+        read_txns(dir.path(), 0, DEFAULT_MAX_RECORD_SIZE).unwrap(),
+        txns
+    );
+    let log = TxnLog::open(dir.path(), TxnLogOptions::default()).unwrap();
+    assert_eq!(log.last_zxid(), Some(TXNS));
+    assert!(!next.exists(), "the empty segment is deleted on open");
+    drop(log);
+    // A zeroed header in front of real records is damage, not an empty segment.
+    let mut bytes = fs::read(&seg).unwrap();
+    bytes[..16].fill(0);
+    fs::write(&seg, &bytes).unwrap();
+    assert!(matches!(
+        read_txns(dir.path(), 0, DEFAULT_MAX_RECORD_SIZE),
+        Err(StorageError::BadHeader { .. })
+    ));
+    assert!(TxnLog::open(dir.path(), TxnLogOptions::default()).is_err());
+    assert!(seg.exists());
+}

@@ -54,7 +54,8 @@ pub enum SegmentEnd {
         /// Why the first unreadable record was rejected.
         reason: String,
     },
-    /// The file is shorter than its 16-byte header: it was being created when the writer died.
+    /// The file is shorter than its 16-byte header, or its header is all zeros: it was being
+    /// created when the writer died, and holds nothing.
     TornHeader,
 }
 
@@ -92,6 +93,8 @@ pub(crate) struct SegmentReader {
     pos: u64,
     max_record_size: usize,
     finished: bool,
+    /// The header is all zeros.
+    header_missing: bool,
 }
 
 impl SegmentReader {
@@ -110,11 +113,26 @@ impl SegmentReader {
             pos: 0,
             max_record_size,
             finished: false,
+            header_missing: false,
         };
         if file_len >= FILE_HEADER_LEN as u64 {
             let mut raw = [0u8; FILE_HEADER_LEN];
             reader.read_exact(&mut raw)?;
-            header::decode(&raw, TXNLOG_MAGIC, path)?;
+            if raw == [0u8; FILE_HEADER_LEN] {
+                // Created and extended, but the header never reached the disk. This crate and
+                // Apache write the header first, so such a file is only harmless if it is all
+                // zeros; anything else is damage.
+                let tail = examine_tail(reader.file.get_mut(), path, 0, file_len, max_record_size)?;
+                if !tail.all_zero {
+                    return Err(StorageError::BadHeader {
+                        path: path.to_path_buf(),
+                        reason: "the header is all zeros but the file holds data".into(),
+                    });
+                }
+                reader.header_missing = true;
+            } else {
+                header::decode(&raw, TXNLOG_MAGIC, path)?;
+            }
         }
         Ok(reader)
     }
@@ -135,7 +153,7 @@ impl SegmentReader {
                 end: SegmentEnd::Eof,
             });
         }
-        if self.file_len < FILE_HEADER_LEN as u64 {
+        if self.file_len < FILE_HEADER_LEN as u64 || self.header_missing {
             self.finished = true;
             return Ok(Step::End {
                 valid_len: 0,

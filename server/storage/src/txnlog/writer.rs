@@ -305,19 +305,22 @@ impl TxnLog {
     fn create_segment(&mut self, zxid: i64) -> Result<ActiveSegment, StorageError> {
         let path = self.dir.join(log_file_name(zxid));
         info!(path = %path.display(), "creating txn log segment");
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&path)
             .map_err(StorageError::io("creating", &path))?;
         self.dir_dirty = true;
-        let mut buf = Vec::with_capacity(WRITE_BUFFER_SIZE);
-        buf.extend_from_slice(&header::encode(&header::txnlog_header()));
+        // The header goes to the file before the first preallocation, as Apache flushes it before
+        // padding: a crash then leaves a header and zeros (an empty segment), never a
+        // preallocated file without a header.
+        file.write_all(&header::encode(&header::txnlog_header()))
+            .map_err(StorageError::io("writing", &path))?;
         Ok(ActiveSegment {
             path,
             file,
-            written: 0,
-            buf,
+            written: FILE_HEADER_LEN as u64,
+            buf: Vec::with_capacity(WRITE_BUFFER_SIZE),
             size: FILE_HEADER_LEN as u64,
         })
     }
