@@ -71,6 +71,31 @@
 //! - [`election::LeaderSelector`] — take leadership, run a task, give it up; the task is cancelled
 //!   when leadership is lost (optionally already when suspended), then the participant queues
 //!   again. (Curator `LeaderSelector`; node-compatible with Curator.)
+//! - [`config::Config`] — typed values (JSON by default, any [`config::Codec`]) under one path,
+//!   published with compare-and-set on the node version; a [`config::Subscription`] yields the
+//!   current value and every later change. It re-reads after every reconnect and every new session,
+//!   so the final value is never lost (intermediate ones may be coalesced). Suspended: the stream
+//!   keeps the last value and resumes; Lost: it re-reads under the new session. (Curator
+//!   `NodeCache`/`SharedValue`, kazoo `DataWatch`.)
+//! - [`registry::ServiceRegistry`] — instances register an ephemeral node carrying Curator's
+//!   `ServiceInstance` JSON under `base/<name>/<id>` and re-register after expiry; consumers keep a
+//!   live [`registry::ServiceCache`] and pick through a [`registry::ServiceProvider`] with a
+//!   round-robin, random, weighted or sticky strategy, marking instances down after errors. A
+//!   crashed instance leaves every cache once the server expires its session. (curator-x-discovery;
+//!   interoperable with it.)
+//! - [`barrier::Barrier`] and [`barrier::DoubleBarrier`] — block until a node is removed; enter
+//!   and leave together once N members are present. (Curator `DistributedBarrier`,
+//!   `DistributedDoubleBarrier`, kazoo `Barrier`/`DoubleBarrier`.)
+//! - [`counter::SharedCount`] — a 32-bit counter in Curator's 4-byte big-endian layout, changed
+//!   only by compare-and-set; a lost reply is resolved by reading back, never by adding twice.
+//!   (Curator `SharedCount`, kazoo `Counter`.)
+//! - [`queue::Queue`] — a FIFO of persistent-sequential items; a take claims its item atomically
+//!   (one multi deleting the item and creating a claim marker), so no item is delivered twice.
+//!   (Curator `DistributedQueue`, kazoo `Queue`.)
+//! - [`cache::TreeCache`] — an always-current local copy of a subtree, on one persistent-recursive
+//!   watch (per-node watches on servers older than 3.6); after a reconnect or a new session it
+//!   re-reads the subtree and emits only the differences. (Curator `CuratorCache`, kazoo
+//!   `TreeCache`.)
 //!
 //! ## Layout
 //! - [`lock`]: `exclusive`, `fair`, `rw`, `semaphore`, `guard` ([`lock::LockGuard`] and its
@@ -79,6 +104,8 @@
 //! - [`fence`]: fencing tokens and guarded writes. [`state`]: the connection-state policy and
 //!   the state streams. `protected`: protected creation, sequence ordering, container parents,
 //!   cleanup of abandoned nodes. [`Error`].
+//! - [`config`], [`registry`] (`instance`, `registration`, `cache`, `balancer`), [`barrier`],
+//!   [`counter`], [`queue`], [`cache`] (`worker` keeps the copy current).
 #![deny(missing_docs)]
 
 pub mod barrier;
