@@ -6,6 +6,8 @@
 //! - [`jute`]: the serialization primitives and the [`Record`] trait every wire type implements.
 //! - [`records`]: every record of `zookeeper.jute`, one module per family (connect, headers,
 //!   node ops, children, watches, multi, auth, reconfig, txns, quorum).
+//! - [`quorum`]: Apache 3.8's peer protocol: the election port (initial message, notification
+//!   frames) and the quorum port (leader/learner packets, the SNAP stream), with codecs.
 //! - [`RequestBody`] / [`ResponseBody`]: a request or reply body typed by [`OpCode`].
 //! - [`OpCode`], [`ErrorCode`], [`CreateMode`], [`EventType`], [`KeeperState`], [`perms`].
 //! - [`validate_path`] (`PathUtils.validatePath`) and [`sequential_suffix`].
@@ -50,6 +52,7 @@ mod error_code;
 pub mod jute;
 mod opcode;
 mod path;
+pub mod quorum;
 pub mod records;
 mod request;
 mod response;

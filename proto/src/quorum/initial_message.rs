@@ -113,7 +113,10 @@ impl InitialMessage {
     pub fn write(&self, buf: &mut BytesMut) {
         match self {
             InitialMessage::Legacy { sid } => buf.put_i64(*sid),
-            InitialMessage::V1 { sid, election_addr: a }
+            InitialMessage::V1 {
+                sid,
+                election_addr: a,
+            }
             | InitialMessage::V2 {
                 sid,
                 election_addrs: a,

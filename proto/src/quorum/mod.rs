@@ -66,9 +66,7 @@ pub use initial_message::{
 };
 pub use leader::LeaderMessage;
 pub use learner::{ForwardedRequest, LearnerMessage, SessionTouch};
-pub use notification::{
-    Notification, ServerState, MIN_NOTIFICATION_LEN, NOTIFICATION_VERSION,
-};
+pub use notification::{Notification, ServerState, MIN_NOTIFICATION_LEN, NOTIFICATION_VERSION};
 pub use packet::Packet;
 pub use packet_type::PacketType;
 pub use snapshot::{SnapshotDecoder, SnapshotItem, SNAPSHOT_SIGNATURE};

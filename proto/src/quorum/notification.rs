@@ -230,7 +230,7 @@ mod tests {
         let n = Notification::decode(&base(28)).unwrap();
         assert_eq!((n.peer_epoch, n.version, n.config), (5, 0, None));
         let n = Notification::decode(&base(40)).unwrap();
-        assert_eq!((n.peer_epoch, n.version, n.config), (4, 0, None));
+        assert_eq!((n.peer_epoch, n.version, n.config.clone()), (4, 0, None));
         // 3.8's buildMsg without config re-encodes to the same 40 bytes.
         assert_eq!(&n.to_bytes()[..], &base(40)[..]);
         assert!(Notification::decode(&base(27)).is_err());
