@@ -103,7 +103,6 @@ fn digest_auth_and_denial() {
 }
 
 #[test]
-#[ignore = "zk-server differs: exists on a node without READ answers NOAUTH; Apache checks no ACL for exists"]
 fn exists_needs_no_permission() {
     let mut s = Script::new("acl_exists");
     let owner = s.connect();

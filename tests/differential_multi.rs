@@ -152,7 +152,6 @@ fn multi_failure_layout() {
 }
 
 #[test]
-#[ignore = "zk-server differs: a multi mixing reads and writes gets per-op results; Apache answers MARSHALLINGERROR (-5) with no body"]
 fn multi_mixing_reads_and_writes() {
     let mut s = Script::new("multi_mixed");
     let a = s.connect();

@@ -148,7 +148,6 @@ fn invalid_paths() {
 }
 
 #[test]
-#[ignore = "zk-server differs: reads of the empty path \"\" answer NoNode; Apache answers them for the root"]
 fn empty_path() {
     // Apache's DataTree keeps the root under the key "", so reads of "" answer for "/".
     let mut s = Script::new("nodes_empty_path");

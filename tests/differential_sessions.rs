@@ -43,7 +43,6 @@ fn reattach_keeps_session_and_ephemerals() {
 }
 
 #[test]
-#[ignore = "zk-server differs: a reattach attempt with a wrong password leaves the session's current connection open; Apache closes it"]
 fn wrong_password() {
     let mut s = Script::new("session_wrong_password");
     let a = s.connect();
@@ -185,7 +184,6 @@ fn protocol_edge_cases() {
 }
 
 #[test]
-#[ignore = "zk-server differs: createSession opcode and truncated bodies close the connection (or answer UNIMPLEMENTED); Apache answers MARSHALLINGERROR and keeps it"]
 fn malformed_requests() {
     let mut s = Script::new("session_malformed");
     let a = s.connect();

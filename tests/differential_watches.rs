@@ -329,7 +329,6 @@ fn watches_fire_on_session_close() {
 }
 
 #[test]
-#[ignore = "zk-server differs: checkWatches answers NOWATCHER when only another session watches the path; Apache answers OK"]
 fn check_watches_sees_only_own_watches() {
     let mut s = Script::new("watch_check_other_session");
     let a = s.connect();

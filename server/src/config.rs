@@ -12,6 +12,36 @@ use thiserror::Error;
 
 /// `clientPort` when none is given (the conventional ZooKeeper port).
 pub const DEFAULT_CLIENT_PORT: u16 = 2181;
+
+/// zoo.cfg keys Apache ZooKeeper 3.8 knows that have no effect in zk-server (it has no admin
+/// HTTP server, metrics provider, TLS or SASL yet; ensemble keys take effect with the ensemble).
+/// They are accepted with an info line instead of the unknown-key warning, so an Apache zoo.cfg
+/// starts zk-server quietly.
+pub const APACHE_KEYS_WITHOUT_EFFECT: &[&str] = &[
+    "admin.enableServer",
+    "admin.serverAddress",
+    "admin.serverPort",
+    "admin.idleTimeout",
+    "admin.commandURL",
+    "admin.portUnification",
+    "standaloneEnabled",
+    "reconfigEnabled",
+    "electionAlg",
+    "peerType",
+    "quorumListenOnAllIPs",
+    "metricsProvider.className",
+    "metricsProvider.httpPort",
+    "metricsProvider.httpHost",
+    "metricsProvider.exportJvmInfo",
+    "audit.enable",
+    "globalOutstandingLimit",
+    "preAllocSize",
+    "syncEnabled",
+    "localSessionsEnabled",
+    "localSessionsUpgradingEnabled",
+    "clientPortListenBacklog",
+    "connectToLearnerMasterLimit",
+];
 /// `clientPortAddress` when none is given. Apache binds every interface; zk-server binds
 /// loopback unless told otherwise, the safer default for a development server.
 pub const DEFAULT_CLIENT_ADDRESS: &str = "127.0.0.1";
@@ -37,12 +67,19 @@ pub const DEFAULT_4LW_WHITELIST: &str = "srvr";
 pub const DEFAULT_EXTENDED_TYPES: bool = true;
 /// `znode.container.checkIntervalMs`: `ContainerManager`'s default check interval, 60 s.
 pub const DEFAULT_CONTAINER_CHECK_INTERVAL_MS: u64 = 60_000;
+/// `znode.container.maxPerMinute`: `ContainerManager`'s default cap of 10000 container/TTL
+/// deletions per minute (one every 6 ms).
+pub const DEFAULT_CONTAINER_MAX_PER_MINUTE: u32 = 10_000;
+/// `znode.container.maxNeverUsedIntervalMs`: 0 keeps containers that never had a child forever.
+pub const DEFAULT_CONTAINER_MAX_NEVER_USED_INTERVAL_MS: u64 = 0;
+/// `zookeeper.digest.enabled`: Apache 3.6+ keeps a tree digest by default.
+pub const DEFAULT_DIGEST_ENABLED: bool = true;
 /// The data directory used when none is configured.
 pub const DEFAULT_DATA_DIR: &str = "./zk-data";
 /// Every four-letter word zk-server knows.
-pub const FOUR_LETTER_WORDS: [&str; 14] = [
+pub const FOUR_LETTER_WORDS: [&str; 15] = [
     "ruok", "srvr", "stat", "conf", "cons", "crst", "envi", "mntr", "srst", "wchs", "wchc", "wchp",
-    "dump", "isro",
+    "dump", "isro", "hash",
 ];
 /// The environment variable (and `-D` flag name) for the super user digest, as Apache's
 /// `zookeeper.DigestAuthenticationProvider.superDigest` system property.
@@ -132,8 +169,16 @@ pub struct ServerConfig {
     pub super_digest: Option<String>,
     /// `server.N` lines.
     pub servers: BTreeMap<u64, ServerLine>,
-    /// Container/TTL reaper interval.
+    /// Container/TTL reaper interval (`znode.container.checkIntervalMs`).
     pub container_check_interval_ms: u64,
+    /// Container/TTL deletions per minute at most (`znode.container.maxPerMinute`).
+    pub container_max_per_minute: u32,
+    /// Containers that never had a child are reaped after this long; 0 = never
+    /// (`znode.container.maxNeverUsedIntervalMs`).
+    pub container_max_never_used_interval_ms: u64,
+    /// Keep the tree digest, log it with each txn and snapshot, check it on replay
+    /// (`zookeeper.digest.enabled`).
+    pub digest_enabled: bool,
 }
 
 impl Default for ServerConfig {
@@ -159,6 +204,9 @@ impl Default for ServerConfig {
             super_digest: std::env::var(SUPER_DIGEST_PROPERTY).ok(),
             servers: BTreeMap::new(),
             container_check_interval_ms: DEFAULT_CONTAINER_CHECK_INTERVAL_MS,
+            container_max_per_minute: DEFAULT_CONTAINER_MAX_PER_MINUTE,
+            container_max_never_used_interval_ms: DEFAULT_CONTAINER_MAX_NEVER_USED_INTERVAL_MS,
+            digest_enabled: DEFAULT_DIGEST_ENABLED,
         }
     }
 }
@@ -252,8 +300,35 @@ impl ServerConfig {
         Ok(c)
     }
 
-    /// Sets one key (also used for `-D`-style overrides).
+    /// Sets one key (also used for `-D`-style overrides). Apache turns unknown zoo.cfg keys
+    /// into `zookeeper.<key>` system properties, so the system properties zk-server honours
+    /// are accepted both with and without the `zookeeper.` prefix.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let property = key.strip_prefix("zookeeper.").unwrap_or(key);
+        let positive = |n: u64| {
+            if n == 0 {
+                Err(bad(key, value, "must be positive"))
+            } else {
+                Ok(n)
+            }
+        };
+        match property {
+            "digest.enabled" => self.digest_enabled = boolean(key, value)?,
+            "znode.container.checkIntervalMs" => {
+                self.container_check_interval_ms = positive(num(key, value)?)?
+            }
+            "znode.container.maxPerMinute" => {
+                self.container_max_per_minute = positive(u64::from(num::<u32>(key, value)?))? as u32
+            }
+            "znode.container.maxNeverUsedIntervalMs" => {
+                self.container_max_never_used_interval_ms = num(key, value)?
+            }
+            _ => return self.set_zoo_cfg_key(key, value),
+        }
+        Ok(())
+    }
+
+    fn set_zoo_cfg_key(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
         match key {
             "tickTime" => self.tick_time = num(key, value)?,
             "dataDir" => self.data_dir = PathBuf::from(value),
@@ -273,12 +348,16 @@ impl ServerConfig {
             "forceSync" => self.force_sync = boolean(key, value)?,
             "extendedTypesEnabled" => self.extended_types = boolean(key, value)?,
             "superDigest" | SUPER_DIGEST_PROPERTY => self.super_digest = Some(value.to_string()),
-            "znode.container.checkIntervalMs" => {
-                self.container_check_interval_ms = num(key, value)?
-            }
             k if k.starts_with("server.") => {
                 let id: u64 = num(key, &k["server.".len()..])?;
                 self.servers.insert(id, server_line(key, id, value)?);
+            }
+            k if APACHE_KEYS_WITHOUT_EFFECT.contains(&k) => {
+                tracing::info!(
+                    key,
+                    value,
+                    "Apache ZooKeeper setting without effect in zk-server"
+                )
             }
             _ => tracing::warn!(key, value, "unknown configuration key ignored"),
         }
@@ -383,6 +462,25 @@ mod tests {
         assert_eq!(c.servers[&1].client.as_deref(), Some("2181"));
         assert_eq!(c.servers[&2].role, "observer");
         assert_eq!(c.jute_maxbuffer, 2048);
+    }
+
+    #[test]
+    fn system_properties_with_or_without_prefix() {
+        let c = ServerConfig::parse(
+            "digest.enabled=false\nznode.container.checkIntervalMs=500\n\
+             zookeeper.znode.container.maxPerMinute=60\nznode.container.maxNeverUsedIntervalMs=9\n",
+        )
+        .unwrap();
+        assert!(!c.digest_enabled);
+        assert_eq!(c.container_check_interval_ms, 500);
+        assert_eq!(c.container_max_per_minute, 60);
+        assert_eq!(c.container_max_never_used_interval_ms, 9);
+        let mut c = ServerConfig::default();
+        assert!(c.digest_enabled);
+        assert_eq!(c.container_max_per_minute, DEFAULT_CONTAINER_MAX_PER_MINUTE);
+        c.set("zookeeper.digest.enabled", "true").unwrap();
+        let e = c.set("znode.container.maxPerMinute", "0").unwrap_err();
+        assert!(e.to_string().contains("maxPerMinute"), "{e}");
     }
 
     #[test]

@@ -11,10 +11,11 @@
 //!   snapshot, autopurge keeps the newest `snapRetainCount` snapshots when enabled.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use tracing::{info, warn};
-use zk_storage::{LoggedTxn, SnapNode, SnapshotData, TxnLog, TxnLogOptions};
+use zk_storage::{SnapNode, SnapshotData, TxnLog, TxnLogOptions};
 
 use crate::config::ServerConfig;
 use crate::persist::{Recovered, SnapshotState, Storage, StorageError};
@@ -29,6 +30,8 @@ pub struct DiskStorage {
     log: Option<TxnLog>,
     snapshotter: Option<JoinHandle<()>>,
     purge_retain: Option<usize>,
+    digest_enabled: bool,
+    scratch: bytes::BytesMut,
 }
 
 impl std::fmt::Debug for DiskStorage {
@@ -65,6 +68,8 @@ impl DiskStorage {
             snapshotter: None,
             purge_retain: (cfg.purge_interval > 0)
                 .then_some((cfg.snap_retain_count as usize).max(zk_storage::MIN_SNAP_RETAIN_COUNT)),
+            digest_enabled: cfg.digest_enabled,
+            scratch: bytes::BytesMut::with_capacity(4096),
         }
     }
 
@@ -92,19 +97,27 @@ impl Storage for DiskStorage {
     fn recover(&mut self) -> Result<Recovered, StorageError> {
         std::fs::create_dir_all(&self.data_dir)?;
         std::fs::create_dir_all(&self.log_dir)?;
+        let partial = zk_storage::remove_partial_snapshots(&self.data_dir)?;
+        if partial > 0 {
+            info!(partial, "removed snapshots a crash left half-written");
+        }
         let r = zk_storage::recover(&self.data_dir, &self.log_dir)?;
         if r.is_empty() {
             info!(data_dir = %self.data_dir.display(), "fresh data dir: writing snapshot.0");
+            let mut tree = DataTree::new();
+            tree.set_digest_enabled(self.digest_enabled);
             let data = SnapshotData {
                 sessions: Vec::new(),
-                nodes: to_snap_nodes(DataTree::new().snapshot_nodes()),
-                digest: None,
+                nodes: to_snap_nodes(tree.snapshot_nodes()),
+                // Apache's first snapshot has no processed txn yet: an empty digest (zxid 0).
+                digest: tree.snapshot_digest(),
             };
             zk_storage::write_snapshot(&self.data_dir, 0, &data)?;
         }
         self.log()?;
         let snapshot = r.snapshot.map(|(zxid, s)| SnapshotState {
             last_zxid: zxid,
+            digest: s.digest,
             sessions: s.sessions,
             nodes: s
                 .nodes
@@ -117,28 +130,25 @@ impl Storage for DiskStorage {
                 })
                 .collect(),
         });
-        let txns = r
-            .txns
-            .into_iter()
-            .map(|t| Txn {
-                header: t.header,
-                body: t.body,
-                digest: t.digest,
-            })
-            .collect();
+        let txns = r.txns;
         Ok(Recovered { snapshot, txns })
     }
 
-    fn append(&mut self, txns: &[Txn]) -> Result<(), StorageError> {
+    fn append(&mut self, txns: &[Arc<Txn>]) -> Result<(), StorageError> {
+        // Encode into one reused buffer (TxnLog::append would grow a fresh one per txn).
+        let mut scratch = std::mem::take(&mut self.scratch);
         let log = self.log()?;
+        let mut result = Ok(());
         for t in txns {
-            log.append(&LoggedTxn {
-                header: t.header.clone(),
-                body: t.body.clone(),
-                digest: t.digest.clone(),
-            })?;
+            scratch.clear();
+            t.encode(&mut scratch);
+            if let Err(e) = log.append_bytes(&scratch) {
+                result = Err(e.into());
+                break;
+            }
         }
-        Ok(())
+        self.scratch = scratch;
+        result
     }
 
     fn sync(&mut self) -> Result<(), StorageError> {
@@ -164,7 +174,7 @@ impl Storage for DiskStorage {
         let data = SnapshotData {
             sessions: snap.sessions,
             nodes: to_snap_nodes(snap.nodes),
-            digest: None,
+            digest: snap.digest,
         };
         let handle = std::thread::Builder::new()
             .name("zk-snapshot".into())

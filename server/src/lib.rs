@@ -21,13 +21,20 @@
 //! - Replies leave in request order per session; a watch event reaches a client before the reply
 //!   to any later request.
 //! - Sessions are txns too (createSession, closeSession, expiry), so ephemerals are consistent
-//!   and sessions survive restarts. The ZAB core (a later step) slots in between "txn" and
+//!   and sessions survive restarts.
+//! - The tree keeps Apache's running digest (`zookeeper.digest.enabled`, on by default): prep
+//!   precalculates the digest after each txn and logs it with the txn, apply recomputes it and
+//!   counts a mismatch (`zk_digest_mismatches_count`), snapshots record it, and recovery checks
+//!   every replayed txn against it once past the snapshot's fuzzy range.
+//! - Recovery replays the log over a fuzzy snapshot idempotently, as Apache does (a create that
+//!   finds its node, a delete that finds none, still bring the parent's cversion/pzxid forward). The ZAB core (a later step) slots in between "txn" and
 //!   "apply" without changing either side.
 //!
 //! ## Modules
 //! [`config`] (zoo.cfg), [`tree`] (DataTree + apply), [`prep`] (request -> txn), [`acl`],
-//! [`session`], [`watch`], [`persist`] (durability boundary), `core` (the task), `net`
-//! (listener, connections), [`admin`] (four-letter words), [`server`] (builder and handle).
+//! [`session`], [`watch`], [`persist`] (durability boundary), `core` (the task: dispatch,
+//! commit, stats, the container reaper), `net` (listener, connections), [`admin`]
+//! (four-letter words), [`server`] (builder and handle), [`hash`] (the hot maps' hasher).
 //!
 //! ## Embedding a server in a test
 //! ```
@@ -51,9 +58,12 @@ pub mod config;
 mod core;
 mod durability;
 mod error;
+pub mod hash;
 mod net;
 pub mod persist;
 pub mod prep;
+/// The quorum I/O shell: drives the ZAB core (zk-zab) over Apache 3.8's peer protocol and data dir.
+pub mod quorum;
 pub mod server;
 pub mod session;
 pub mod tree;

@@ -38,6 +38,8 @@ pub struct SnapshotState {
     pub sessions: Vec<(i64, i32)>,
     /// Every node, parents first.
     pub nodes: Vec<SnapshotNode>,
+    /// The tree digest the snapshot records (`None`: digests disabled, no digest section).
+    pub digest: Option<zk_storage::ZxidDigest>,
 }
 
 /// What recovery found: the newest valid snapshot and the txns logged after it, in order.
@@ -54,7 +56,7 @@ pub trait Storage: Send + 'static {
     /// Reads back the durable state.
     fn recover(&mut self) -> Result<Recovered, StorageError>;
     /// Appends txns (buffered).
-    fn append(&mut self, txns: &[Txn]) -> Result<(), StorageError>;
+    fn append(&mut self, txns: &[Arc<Txn>]) -> Result<(), StorageError>;
     /// Makes everything appended durable.
     fn sync(&mut self) -> Result<(), StorageError>;
     /// Writes a snapshot.
@@ -98,8 +100,8 @@ impl Storage for MemStorage {
         })
     }
 
-    fn append(&mut self, txns: &[Txn]) -> Result<(), StorageError> {
-        self.buffered.extend_from_slice(txns);
+    fn append(&mut self, txns: &[Arc<Txn>]) -> Result<(), StorageError> {
+        self.buffered.extend(txns.iter().map(|t| Txn::clone(t)));
         Ok(())
     }
 
@@ -128,7 +130,7 @@ impl Storage for MemStorage {
 #[derive(Debug)]
 pub enum LogCmd {
     /// Append and make durable.
-    Append(Vec<Txn>),
+    Append(Vec<Arc<Txn>>),
     /// Write a snapshot.
     Snapshot(SnapshotState),
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::{ServerConfig, FOUR_LETTER_WORDS};
 use crate::core::{Core, CoreConfig};
@@ -102,6 +102,18 @@ impl ServerBuilder {
         self
     }
 
+    /// `znode.container.maxPerMinute`: container/TTL deletions per minute at most.
+    pub fn container_max_per_minute(mut self, n: u32) -> Self {
+        self.config.container_max_per_minute = n.max(1);
+        self
+    }
+
+    /// `zookeeper.digest.enabled`: keep, log and check the tree digest (default on).
+    pub fn digest_enabled(mut self, on: bool) -> Self {
+        self.config.digest_enabled = on;
+        self
+    }
+
     /// jute.maxbuffer: the largest request accepted.
     pub fn jute_maxbuffer(mut self, bytes: usize) -> Self {
         self.config.jute_maxbuffer = bytes;
@@ -152,22 +164,7 @@ impl ServerBuilder {
             None => crate::durability::open(&cfg)?,
         };
         let recovered = storage.recover()?;
-        let mut tree = match recovered.snapshot {
-            Some(s) => DataTree::from_snapshot(s.nodes, s.sessions, s.last_zxid),
-            None => DataTree::new(),
-        };
-        let replayed = recovered.txns.len();
-        for t in recovered.txns {
-            if t.zxid() > tree.last_zxid() || t.zxid() == 0 {
-                tree.apply(&t.header, &t.body);
-            }
-        }
-        info!(
-            last_zxid = format_args!("{:#x}", tree.last_zxid()),
-            replayed,
-            sessions = tree.sessions().len(),
-            "state recovered"
-        );
+        let tree = recover_tree(recovered, cfg.digest_enabled);
         let listener = TcpListener::bind(&addr).await?;
         let local = listener.local_addr()?;
         let (log_ev_tx, log_ev_rx) = mpsc::unbounded_channel();
@@ -180,8 +177,11 @@ impl ServerBuilder {
             super_digest: cfg.super_digest.clone(),
             prep: PrepConfig {
                 extended_types: cfg.extended_types,
+                digest: cfg.digest_enabled,
             },
             container_check_ms: cfg.container_check_interval_ms,
+            container_max_per_minute: cfg.container_max_per_minute,
+            container_max_never_used_ms: cfg.container_max_never_used_interval_ms,
             conf_lines: conf_lines(&cfg, local),
         });
         let core = Core::new(core_cfg, tree, log_tx, initial_session_id(0, wall_millis()));
@@ -214,6 +214,52 @@ impl ServerBuilder {
             log_thread: Some(log_thread),
         })
     }
+}
+
+/// `FileTxnSnapLog.restore`: load the snapshot, replay the txns after it (each checked against
+/// the digest it was logged with, once past the snapshot's fuzzy range), and warn when the log
+/// does not reach the zxid of the snapshot's digest.
+pub(crate) fn recover_tree(recovered: crate::persist::Recovered, digest_enabled: bool) -> DataTree {
+    let mut tree = match recovered.snapshot {
+        Some(s) => {
+            let mut t = DataTree::new();
+            t.set_digest_enabled(digest_enabled);
+            t = DataTree::from_snapshot_with(t, s.nodes, s.sessions, s.last_zxid);
+            t.load_snapshot_digest(s.digest);
+            t
+        }
+        None => {
+            let mut t = DataTree::new();
+            t.set_digest_enabled(digest_enabled);
+            t
+        }
+    };
+    let replayed = recovered.txns.len();
+    let snapshot_zxid = tree.last_zxid();
+    for t in recovered.txns {
+        // Recovery hands over the txns after the snapshot; a stray older one is skipped.
+        if t.zxid() > snapshot_zxid || t.zxid() == 0 {
+            tree.apply(&t.header, &t.body);
+            tree.compare_digest(&t.header, t.digest.as_ref());
+        }
+    }
+    if let Some(d) = tree.uncovered_snapshot_digest() {
+        warn!(
+            highest = format_args!("{:#x}", tree.last_zxid()),
+            digest_zxid = format_args!("{:#x}", d.zxid),
+            "highest txn zxid is not covering the snapshot digest zxid, which might lead to \
+             inconsistent state"
+        );
+    }
+    info!(
+        last_zxid = format_args!("{:#x}", tree.last_zxid()),
+        replayed,
+        sessions = tree.sessions().len(),
+        digest = tree.digest(),
+        digest_mismatches = tree.digest_mismatches(),
+        "state recovered"
+    );
+    tree
 }
 
 fn conf_lines(cfg: &ServerConfig, addr: SocketAddr) -> Vec<(String, String)> {

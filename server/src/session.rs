@@ -6,7 +6,7 @@
 //! each session expires. Time is passed in (milliseconds on any monotonic clock), so the tracker
 //! is deterministic under test.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 /// `ZooKeeperServer.superSecret`: mixed into the password seed.
 const SUPER_SECRET: i64 = 0xB341_5C00;
@@ -76,7 +76,7 @@ struct Tracked {
 /// Expiry buckets keyed by tick-rounded deadlines, as Apache's `ExpiryQueue`.
 #[derive(Debug)]
 pub struct SessionTracker {
-    sessions: HashMap<i64, Tracked>,
+    sessions: crate::hash::FastMap<i64, Tracked>,
     buckets: BTreeMap<u64, HashSet<i64>>,
     tick_ms: u64,
     next_id: i64,
@@ -86,7 +86,7 @@ impl SessionTracker {
     /// A tracker with `tick_ms` expiry granularity, handing out ids from `first_id`.
     pub fn new(tick_ms: u64, first_id: i64) -> Self {
         SessionTracker {
-            sessions: HashMap::new(),
+            sessions: Default::default(),
             buckets: BTreeMap::new(),
             tick_ms: tick_ms.max(1),
             next_id: first_id,

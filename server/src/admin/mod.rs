@@ -33,6 +33,22 @@ pub struct ConnView {
     pub timeout: i32,
     /// Last zxid sent.
     pub last_zxid: i64,
+    /// The last operation (`lop`: GETD, SETD, PING, ...).
+    pub last_op: &'static str,
+    /// When the connection was established (wall-clock ms).
+    pub established_ms: i64,
+    /// The last request's xid (-1 before any).
+    pub last_cxid: i64,
+    /// When the last reply went out (ms since the server started).
+    pub last_response_ms: u64,
+    /// Latency of the last request, ms.
+    pub last_latency_ms: u64,
+    /// Smallest latency, ms.
+    pub min_latency_ms: u64,
+    /// Mean latency, whole ms.
+    pub avg_latency_ms: u64,
+    /// Largest latency, ms.
+    pub max_latency_ms: u64,
 }
 
 /// Everything the commands print.
@@ -72,6 +88,34 @@ pub struct ServerView {
     pub conf: Vec<(String, String)>,
     /// Failed auths.
     pub auth_failed: u64,
+    /// Smallest request latency, ms.
+    pub min_latency_ms: u64,
+    /// Mean request latency, ms (4 decimals).
+    pub avg_latency_ms: f64,
+    /// Largest request latency, ms.
+    pub max_latency_ms: u64,
+    /// Reply sizes: last, min, max (-1 before any reply).
+    pub response_size: (i64, i64, i64),
+    /// The digest history (`hash`): zxid, digest.
+    pub digest_log: Vec<(i64, i64)>,
+    /// Digest mismatches seen.
+    pub digest_mismatches: u64,
+}
+
+/// The server state `srvr`/`mntr` report (`ServerStats.getServerState`).
+pub const SERVER_STATE: &str = "standalone";
+
+/// Open and maximum file descriptors of this process (`zk_open_file_descriptor_count`,
+/// `zk_max_file_descriptor_count`), where the OS tells (Linux `/proc`).
+fn file_descriptors() -> Option<(u64, u64)> {
+    let open = std::fs::read_dir("/proc/self/fd").ok()?.count() as u64;
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let max = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok())?;
+    Some((open, max))
 }
 
 fn conn_line(out: &mut String, c: &ConnView, brief: bool) {
@@ -84,8 +128,21 @@ fn conn_line(out: &mut String, c: &ConnView, brief: bool) {
         if let Some(s) = c.session {
             let _ = write!(
                 out,
-                ",sid=0x{:x},lop=NA,est=0,to={},lzxid=0x{:x},lresp=0,llat=0,minlat=0,avglat=0.0,maxlat=0",
-                s, c.timeout, c.last_zxid
+                ",sid=0x{:x},lop={},est={},to={}",
+                s, c.last_op, c.established_ms, c.timeout
+            );
+            if c.last_cxid >= 0 {
+                let _ = write!(out, ",lcxid=0x{:x}", c.last_cxid);
+            }
+            let _ = write!(
+                out,
+                ",lzxid=0x{:x},lresp={},llat={},minlat={},avglat={},maxlat={}",
+                c.last_zxid,
+                c.last_response_ms,
+                c.last_latency_ms,
+                c.min_latency_ms,
+                c.avg_latency_ms,
+                c.max_latency_ms
             );
         }
     }
@@ -110,8 +167,11 @@ pub fn run(cmd: &str, v: &ServerView) -> String {
             }
             let _ = write!(
                 o,
-                "Latency min/avg/max: 0/0.0/0\nReceived: {}\nSent: {}\nConnections: {}\n\
-                 Outstanding: {}\nZxid: 0x{:x}\nMode: standalone\nNode count: {}\n",
+                "Latency min/avg/max: {}/{}/{}\nReceived: {}\nSent: {}\nConnections: {}\n\
+                 Outstanding: {}\nZxid: 0x{:x}\nMode: {SERVER_STATE}\nNode count: {}\n",
+                v.min_latency_ms,
+                crate::core::java_double(v.avg_latency_ms),
+                v.max_latency_ms,
                 v.received,
                 v.sent,
                 v.conns.len(),
@@ -150,29 +210,11 @@ pub fn run(cmd: &str, v: &ServerView) -> String {
             );
             let _ = writeln!(o, "zk-server.version={}", env!("CARGO_PKG_VERSION"));
         }
-        "mntr" => {
-            let eph: usize = v.ephemerals.iter().map(|(_, p)| p.len()).sum();
-            let lines: Vec<(&str, String)> = vec![
-                ("zk_version", full_version()),
-                ("zk_server_state", "standalone".into()),
-                ("zk_ephemerals_count", eph.to_string()),
-                ("zk_num_alive_connections", v.conns.len().to_string()),
-                ("zk_avg_latency", "0.0".into()),
-                ("zk_outstanding_requests", v.outstanding.to_string()),
-                ("zk_znode_count", v.node_count.to_string()),
-                ("zk_global_sessions", v.sessions.len().to_string()),
-                ("zk_local_sessions", "0".into()),
-                ("zk_packets_sent", v.sent.to_string()),
-                ("zk_packets_received", v.received.to_string()),
-                ("zk_watch_count", v.watch_count.to_string()),
-                ("zk_approximate_data_size", v.data_size.to_string()),
-                ("zk_min_latency", "0".into()),
-                ("zk_max_latency", "0".into()),
-                ("zk_auth_failed_count", v.auth_failed.to_string()),
-                ("zk_uptime", v.uptime_ms.to_string()),
-            ];
-            for (k, val) in lines {
-                let _ = writeln!(o, "{k}\t{val}");
+        "mntr" => mntr(&mut o, v),
+        "hash" => {
+            // DigestCommand: the digest history, one "<hex zxid>: <digest>" line each.
+            for (zxid, digest) in &v.digest_log {
+                let _ = writeln!(o, "{zxid:x}: {digest}");
             }
         }
         "wchs" => {
@@ -238,6 +280,53 @@ pub fn run(cmd: &str, v: &ServerView) -> String {
         _ => {}
     }
     o
+}
+
+/// `mntr` (`MonitorCommand`): `zk_<key>\t<value>` lines, the server's gauges in the order
+/// Apache 3.8 prints them, then the counters zk-server keeps.
+fn mntr(o: &mut String, v: &ServerView) {
+    let eph: usize = v.ephemerals.iter().map(|(_, p)| p.len()).sum();
+    let (last_size, min_size, max_size) = v.response_size;
+    let mut lines: Vec<(&str, String)> = vec![
+        ("version", full_version()),
+        ("server_state", SERVER_STATE.into()),
+        ("ephemerals_count", eph.to_string()),
+        ("num_alive_connections", v.conns.len().to_string()),
+        ("avg_latency", crate::core::java_double(v.avg_latency_ms)),
+        ("outstanding_requests", v.outstanding.to_string()),
+        ("znode_count", v.node_count.to_string()),
+        ("global_sessions", v.sessions.len().to_string()),
+        ("non_mtls_remote_conn_count", "0".into()),
+        ("last_client_response_size", last_size.to_string()),
+        ("packets_sent", v.sent.to_string()),
+        ("packets_received", v.received.to_string()),
+        ("max_client_response_size", max_size.to_string()),
+        ("connection_drop_probability", "0.0".into()),
+        ("watch_count", v.watch_count.to_string()),
+        ("auth_failed_count", v.auth_failed.to_string()),
+        ("min_latency", v.min_latency_ms.to_string()),
+    ];
+    let fds = file_descriptors();
+    if let Some((_, max)) = fds {
+        lines.push(("max_file_descriptor_count", max.to_string()));
+    }
+    lines.push(("approximate_data_size", v.data_size.to_string()));
+    if let Some((open, _)) = fds {
+        lines.push(("open_file_descriptor_count", open.to_string()));
+    }
+    lines.extend([
+        ("local_sessions", "0".into()),
+        ("uptime", v.uptime_ms.to_string()),
+        ("max_latency", v.max_latency_ms.to_string()),
+        ("outstanding_tls_handshake", "0".into()),
+        ("min_client_response_size", min_size.to_string()),
+        ("non_mtls_local_conn_count", "0".into()),
+        ("quorum_size", "1".into()),
+        ("digest_mismatches_count", v.digest_mismatches.to_string()),
+    ]);
+    for (k, val) in lines {
+        let _ = writeln!(o, "zk_{k}\t{val}");
+    }
 }
 
 /// Apache's answer for a command outside `4lw.commands.whitelist` (`NopCommand`).

@@ -6,7 +6,8 @@ use zk_proto::records::node::{Create2Response, CreateResponse, StatResponse};
 use zk_proto::{perms, ErrorCode, MultiResponse, OpCode, ResponseBody, TxnBody};
 
 use super::reply::{event_frame, reply_frame, ReplyBody};
-use super::{Core, InFlight, Origin, Outbound, Queued};
+use super::stats::last_op_name;
+use super::{Core, InFlight, Origin, Outbound, Queued, ReplyNote};
 use crate::acl::check_acl;
 use crate::persist::{LogCmd, SnapshotState};
 use crate::tree::{Trigger, TriggerKind, TxnResult};
@@ -16,14 +17,23 @@ use crate::watch::Table;
 impl Core {
     /// Commits every in-flight txn with zxid <= `upto`.
     pub(super) fn commit_through(&mut self, upto: Zxid) {
+        let uptime_ms = self.now_ms();
         while self.inflight.front().is_some_and(|f| f.zxid <= upto) {
             let InFlight { zxid, txn, origin } = self.inflight.pop_front().expect("checked");
             let outcome = self.tree.apply(&txn.header, &txn.body);
+            // ZKDatabase.processTxn -> DataTree.compareDigest: prep's precalculated digest
+            // must equal the applied tree's; a mismatch is counted and logged.
+            self.tree.compare_digest(&txn.header, txn.digest.as_ref());
             self.pending.applied(zxid);
             self.stats.txns_committed += 1;
             self.fire(&outcome.triggers);
             match origin {
-                Origin::Request { conn, xid, opcode } => {
+                Origin::Request {
+                    conn,
+                    xid,
+                    opcode,
+                    received,
+                } => {
                     let is_error_txn = txn.header.txn_type == OpCode::Error.code();
                     let result = write_reply(opcode, is_error_txn, outcome.result);
                     if let Some(c) = self.conns.get_mut(&conn) {
@@ -33,8 +43,15 @@ impl Core {
                             }
                         }
                         c.last_zxid = zxid;
-                        self.stats.packets_sent += 1;
-                        c.send(Outbound::Reply(reply_frame(xid, zxid, &result)));
+                        let frame = reply_frame(xid, zxid, &result);
+                        let note = ReplyNote {
+                            op: last_op_name(opcode),
+                            cxid: xid,
+                            received,
+                            frame_len: frame.len(),
+                        };
+                        self.stats.reply(&mut c.cstats, note, self.now, uptime_ms);
+                        c.send(Outbound::Reply(frame));
                     }
                     self.drain_reads(conn);
                 }
@@ -68,6 +85,7 @@ impl Core {
         sessions.sort_unstable();
         let snap = SnapshotState {
             last_zxid: self.tree.last_zxid(),
+            digest: self.tree.snapshot_digest(),
             sessions,
             nodes: self.tree.snapshot_nodes(),
         };

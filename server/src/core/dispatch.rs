@@ -14,9 +14,20 @@ use crate::acl::authenticate;
 use crate::prep::{prep_write, PrepInput};
 use crate::watch::ConnId;
 
+use super::stats::Micros;
+
+use super::stats::last_op_name;
+use super::ReplyNote;
+
 impl Core {
     /// One request from an established connection.
-    pub(super) fn request(&mut self, conn: ConnId, xid: i32, body: RequestBody) {
+    pub(super) fn request(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        received: Micros,
+        body: Result<RequestBody, ErrorCode>,
+    ) {
         self.stats.packets_received += 1;
         let now = self.now_ms();
         let Some(c) = self.conns.get_mut(&conn) else {
@@ -27,7 +38,8 @@ impl Core {
             return;
         };
         let timeout = c.timeout;
-        let op = body.opcode();
+        // An undecodable body is answered like a failed read: in order, no txn.
+        let op = body.as_ref().map_or(OpCode::GetData, RequestBody::opcode);
         if !self.sessions.touch(session, timeout, now) && op != OpCode::CloseSession {
             debug!(
                 conn,
@@ -40,46 +52,57 @@ impl Core {
             self.watches.remove_conn(conn);
             return;
         }
-        if op.is_write() {
-            if self.log_failed {
-                let c = self.conns.get_mut(&conn).expect("checked above");
-                c.send(Outbound::Close(None));
+        let body = match body {
+            Ok(b) if op.is_write() => b,
+            other => {
+                let queue_empty = self.conns.get(&conn).map_or(true, |c| c.queue.is_empty());
+                if queue_empty {
+                    self.serve(conn, xid, received, other);
+                } else if let Some(c) = self.conns.get_mut(&conn) {
+                    c.queue.push_back(Queued::Read {
+                        xid,
+                        received,
+                        body: other,
+                    });
+                }
                 return;
             }
-            let zxid = self.next_zxid();
-            let live = self.sessions.is_live(session);
+        };
+        if self.log_failed {
             let c = self.conns.get_mut(&conn).expect("checked above");
-            let txn = prep_write(
-                PrepInput {
-                    tree: &self.tree,
-                    pending: &mut self.pending,
-                    zxid,
-                    time: crate::server::wall_millis(),
-                    session,
-                    session_live: live,
-                    cxid: xid,
-                    ids: &c.ids,
-                    config: self.cfg.prep,
-                },
-                &body,
-            );
-            c.queue.push_back(Queued::Write(zxid));
-            if op == OpCode::CloseSession {
-                self.sessions.set_closing(session);
-            }
-            self.submit(
-                txn,
-                Origin::Request {
-                    conn,
-                    xid,
-                    opcode: op,
-                },
-            );
-        } else if c.queue.is_empty() {
-            self.serve(conn, xid, body);
-        } else {
-            c.queue.push_back(Queued::Read { xid, body });
+            c.send(Outbound::Close(None));
+            return;
         }
+        let zxid = self.next_zxid();
+        let live = self.sessions.is_live(session);
+        let c = self.conns.get_mut(&conn).expect("checked above");
+        let txn = prep_write(
+            PrepInput {
+                tree: &self.tree,
+                pending: &mut self.pending,
+                zxid,
+                time: crate::server::wall_millis(),
+                session,
+                session_live: live,
+                cxid: xid,
+                ids: &c.ids,
+                config: self.cfg.prep,
+            },
+            &body,
+        );
+        c.queue.push_back(Queued::Write(zxid));
+        if op == OpCode::CloseSession {
+            self.sessions.set_closing(session);
+        }
+        self.submit(
+            txn,
+            Origin::Request {
+                conn,
+                xid,
+                opcode: op,
+                received,
+            },
+        );
     }
 
     /// Serves the reads queued at the front of a connection's queue.
@@ -90,8 +113,13 @@ impl Core {
             };
             match c.queue.front() {
                 Some(Queued::Read { .. }) => {
-                    if let Some(Queued::Read { xid, body }) = c.queue.pop_front() {
-                        self.serve(conn, xid, body);
+                    if let Some(Queued::Read {
+                        xid,
+                        received,
+                        body,
+                    }) = c.queue.pop_front()
+                    {
+                        self.serve(conn, xid, received, body);
                     }
                 }
                 _ => return,
@@ -100,24 +128,54 @@ impl Core {
     }
 
     /// Serves one non-write request now.
-    fn serve(&mut self, conn: ConnId, xid: i32, body: RequestBody) {
+    fn serve(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        received: Micros,
+        body: Result<RequestBody, ErrorCode>,
+    ) {
         let zxid = self.tree.last_zxid();
-        let super_digest = self.cfg.super_digest.clone();
+        let uptime_ms = self.now_ms();
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
         let session = c.session.unwrap_or(0);
         let live = self.sessions.is_live(session);
+        let body = match body {
+            Ok(b) => b,
+            Err(e) => {
+                let frame = reply_frame(xid, zxid, &Err(e));
+                c.last_zxid = zxid;
+                let note = ReplyNote {
+                    op: "NA",
+                    cxid: xid,
+                    received,
+                    frame_len: frame.len(),
+                };
+                self.stats.reply(&mut c.cstats, note, self.now, uptime_ms);
+                c.send(Outbound::Reply(frame));
+                return;
+            }
+        };
         let frame = match &body {
             RequestBody::Ping => reply_frame(PING_XID, zxid, &Ok(ResponseBody::Empty.into())),
             RequestBody::Auth(a) => {
                 let data = a.auth.as_deref().unwrap_or(&[]);
-                match authenticate(&a.scheme, data, super_digest.as_deref()) {
+                match authenticate(&a.scheme, data, self.cfg.super_digest.as_deref()) {
                     Ok(ids) => {
                         for id in ids {
                             c.ids.add(id);
                         }
-                        reply_frame(xid, 0, &Ok(ResponseBody::Empty.into()))
+                        // Auth is answered by the connection, outside the processor chain:
+                        // a packet, but no latency sample.
+                        self.stats.packets_sent += 1;
+                        c.send(Outbound::Reply(reply_frame(
+                            xid,
+                            0,
+                            &Ok(ResponseBody::Empty.into()),
+                        )));
+                        return;
                     }
                     Err(e) => {
                         warn!(conn, scheme = %a.scheme, "authentication failed; closing");
@@ -148,7 +206,13 @@ impl Core {
             }
         };
         c.last_zxid = zxid;
-        self.stats.packets_sent += 1;
+        let note = ReplyNote {
+            op: last_op_name(body.opcode()),
+            cxid: xid,
+            received,
+            frame_len: frame.len(),
+        };
+        self.stats.reply(&mut c.cstats, note, self.now, uptime_ms);
         c.send(Outbound::Reply(frame));
     }
 }

@@ -10,21 +10,24 @@
 
 mod commit;
 mod dispatch;
+mod four_letter;
 mod read;
+mod reaper;
 pub(crate) mod reply;
 mod sessions;
 mod stats;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot};
-use zk_proto::{ConnectRequest, RequestBody};
+use zk_proto::{ConnectRequest, ErrorCode, RequestBody};
 
 use crate::acl::AuthIds;
+use crate::hash::FastMap;
 use crate::persist::{LogCmd, LogEvent};
 use crate::prep::{PendingChanges, PrepConfig};
 use crate::session::SessionTracker;
@@ -32,7 +35,7 @@ use crate::tree::DataTree;
 use crate::txn::{Txn, Zxid};
 use crate::watch::{ConnId, WatchManager};
 
-pub(crate) use stats::ServerStats;
+pub(crate) use stats::{clock_us, java_double, ConnStats, ReplyNote, ServerStats};
 
 /// What the core sends to a connection task.
 #[derive(Debug)]
@@ -70,8 +73,11 @@ pub enum CoreMsg {
         conn: ConnId,
         /// The request xid.
         xid: i32,
-        /// The decoded body.
-        body: RequestBody,
+        /// When the connection read it off the socket (latency is measured from here).
+        received: stats::Micros,
+        /// The decoded body, or the error to answer a body that could not be decoded with
+        /// (MARSHALLINGERROR, served in order like a read; the connection stays open).
+        body: Result<RequestBody, ErrorCode>,
     },
     /// The connection is gone.
     Closed {
@@ -104,6 +110,10 @@ pub struct CoreConfig {
     pub prep: PrepConfig,
     /// Container/TTL reaper interval.
     pub container_check_ms: u64,
+    /// Container/TTL deletions per minute at most.
+    pub container_max_per_minute: u32,
+    /// Containers that never had a child are reaped after this many ms (0 = never).
+    pub container_max_never_used_ms: u64,
     /// Lines of `conf` output.
     pub conf_lines: Vec<(String, String)>,
 }
@@ -111,7 +121,11 @@ pub struct CoreConfig {
 #[derive(Debug)]
 enum Queued {
     Write(Zxid),
-    Read { xid: i32, body: RequestBody },
+    Read {
+        xid: i32,
+        received: stats::Micros,
+        body: Result<RequestBody, ErrorCode>,
+    },
 }
 
 #[derive(Debug)]
@@ -123,13 +137,17 @@ struct Conn {
     queue: VecDeque<Queued>,
     received: u64,
     sent: u64,
+    cstats: ConnStats,
     timeout: i32,
     last_zxid: Zxid,
 }
 
 impl Conn {
     fn send(&mut self, o: Outbound) {
-        if matches!(o, Outbound::Reply(_) | Outbound::Event(_)) {
+        if matches!(
+            o,
+            Outbound::Reply(_) | Outbound::Event(_) | Outbound::Connected(_)
+        ) {
             self.sent += 1;
         }
         let _ = self.out.send(o);
@@ -142,6 +160,7 @@ enum Origin {
         conn: ConnId,
         xid: i32,
         opcode: zk_proto::OpCode,
+        received: stats::Micros,
     },
     NewSession {
         conn: ConnId,
@@ -154,7 +173,7 @@ enum Origin {
 #[derive(Debug)]
 struct InFlight {
     zxid: Zxid,
-    txn: Txn,
+    txn: Arc<Txn>,
     origin: Origin,
 }
 
@@ -165,11 +184,11 @@ pub struct Core {
     pending: PendingChanges,
     sessions: SessionTracker,
     watches: WatchManager,
-    conns: HashMap<ConnId, Conn>,
-    session_conns: HashMap<i64, ConnId>,
+    conns: FastMap<ConnId, Conn>,
+    session_conns: FastMap<i64, ConnId>,
     last_assigned: Zxid,
     inflight: VecDeque<InFlight>,
-    batch: Vec<Txn>,
+    batch: Vec<Arc<Txn>>,
     log: std::sync::mpsc::Sender<LogCmd>,
     clock: tokio::time::Instant,
     txns_since_snapshot: u64,
@@ -177,6 +196,12 @@ pub struct Core {
     rng: u64,
     stats: ServerStats,
     log_failed: bool,
+    /// When the current loop turn started: the reply time of everything it answers.
+    now: stats::Micros,
+    /// Milliseconds on `clock` (tokio's, so paused test time drives sessions) at the start
+    /// of the current loop turn.
+    now_ms: u64,
+    reap: reaper::ReapQueue,
 }
 
 impl Core {
@@ -195,6 +220,7 @@ impl Core {
             sessions.track(id, timeout, 0);
         }
         let rng = (crate::server::wall_millis() as u64) | 1;
+        let cfg_max_per_minute = cfg.container_max_per_minute;
         let mut core = Core {
             last_assigned: tree.last_zxid(),
             cfg,
@@ -202,8 +228,8 @@ impl Core {
             pending: PendingChanges::default(),
             sessions,
             watches: WatchManager::new(),
-            conns: HashMap::new(),
-            session_conns: HashMap::new(),
+            conns: FastMap::default(),
+            session_conns: FastMap::default(),
             inflight: VecDeque::new(),
             batch: Vec::new(),
             log,
@@ -213,13 +239,23 @@ impl Core {
             rng,
             stats: ServerStats::default(),
             log_failed: false,
+            now: stats::clock_us(),
+            now_ms: 0,
+            reap: reaper::ReapQueue::new(cfg_max_per_minute),
         };
         core.snapshot_at = core.roll_snapshot_threshold();
         core
     }
 
+    /// Milliseconds since the core started, at the start of the current loop turn.
     fn now_ms(&self) -> u64 {
-        self.clock.elapsed().as_millis() as u64
+        self.now_ms
+    }
+
+    /// Reads the clocks once per loop turn: everything the turn answers shares the time.
+    fn turn_clock(&mut self) {
+        self.now = stats::clock_us();
+        self.now_ms = self.clock.elapsed().as_millis() as u64;
     }
 
     fn next_zxid(&mut self) -> Zxid {
@@ -238,9 +274,11 @@ impl Core {
 
     /// Queues a prepped txn for the log.
     fn submit(&mut self, txn: Txn, origin: Origin) {
+        // One allocation shared with the log thread instead of a deep copy of the txn.
+        let txn = Arc::new(txn);
         self.inflight.push_back(InFlight {
             zxid: txn.zxid(),
-            txn: txn.clone(),
+            txn: Arc::clone(&txn),
             origin,
         });
         self.batch.push(txn);
@@ -270,11 +308,21 @@ impl Core {
         reaper.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut msgs = Vec::with_capacity(256);
         let mut draining = false;
+        // The shutdown broadcast, forwarded into a oneshot: polling a broadcast receiver takes
+        // its lock on every loop turn, a oneshot is one atomic load.
+        let (stop_tx, mut stop) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = shutdown.recv().await;
+            let _ = stop_tx.send(());
+        });
         loop {
             tokio::select! {
                 biased;
                 ev = log_events.recv() => match ev {
-                    Some(LogEvent::Durable(z)) => self.commit_through(z),
+                    Some(LogEvent::Durable(z)) => {
+                        self.turn_clock();
+                        self.commit_through(z);
+                    }
                     Some(LogEvent::Failed(e)) => {
                         tracing::error!(error = %e, "storage failed; closing all connections");
                         self.log_failed = true;
@@ -287,13 +335,24 @@ impl Core {
                     if n == 0 {
                         draining = true;
                     }
+                    self.turn_clock();
                     for m in msgs.drain(..) {
                         self.handle(m);
                     }
                 }
-                _ = tick.tick(), if !draining => self.expire_sessions(),
-                _ = reaper.tick(), if !draining => self.reap_containers(),
-                _ = shutdown.recv(), if !draining => draining = true,
+                _ = tick.tick(), if !draining => {
+                    self.turn_clock();
+                    self.expire_sessions();
+                }
+                _ = reaper.tick(), if !draining => {
+                    self.turn_clock();
+                    self.check_containers();
+                }
+                _ = sleep_until_ms(self.clock, self.reap.due_at()), if !draining => {
+                    self.turn_clock();
+                    self.reap_due();
+                }
+                _ = &mut stop, if !draining => draining = true,
             }
             self.flush_batch();
             if draining && self.inflight.is_empty() {
@@ -317,7 +376,12 @@ impl Core {
                 req,
                 out,
             } => self.connect(conn, peer, req, out),
-            CoreMsg::Request { conn, xid, body } => self.request(conn, xid, body),
+            CoreMsg::Request {
+                conn,
+                xid,
+                received,
+                body,
+            } => self.request(conn, xid, received, body),
             CoreMsg::Closed { conn } => self.conn_closed(conn),
             CoreMsg::FourLetter { cmd, reply } => {
                 let _ = reply.send(self.four_letter(&cmd));
@@ -337,69 +401,10 @@ impl Core {
     }
 }
 
-impl Core {
-    fn four_letter(&mut self, cmd: &str) -> String {
-        use crate::admin::{ConnView, ServerView};
-        if cmd == "srst" {
-            self.stats = ServerStats::default();
-        }
-        if cmd == "crst" {
-            for c in self.conns.values_mut() {
-                c.received = 0;
-                c.sent = 0;
-            }
-        }
-        let session_of = |conn: &ConnId| self.conns.get(conn).and_then(|c| c.session).unwrap_or(0);
-        let mut conns: Vec<ConnView> = self
-            .conns
-            .values()
-            .map(|c| ConnView {
-                peer: c.peer.map(|p| p.to_string()).unwrap_or_default(),
-                queued: c.queue.len(),
-                received: c.received,
-                sent: c.sent,
-                session: c.session,
-                timeout: c.timeout,
-                last_zxid: c.last_zxid,
-            })
-            .collect();
-        conns.sort_by(|a, b| a.peer.cmp(&b.peer));
-        let mut ephemerals: Vec<(i64, Vec<String>)> = self
-            .tree
-            .all_ephemerals()
-            .iter()
-            .map(|(s, p)| (*s, p.iter().cloned().collect()))
-            .collect();
-        ephemerals.sort();
-        let view = ServerView {
-            conns,
-            received: self.stats.packets_received,
-            sent: self.stats.packets_sent,
-            outstanding: self.inflight.len(),
-            zxid: self.tree.last_zxid(),
-            node_count: self.tree.node_count() + 1,
-            ephemerals,
-            sessions: self.sessions.sessions(),
-            watch_count: self.watches.count(),
-            watch_paths: self.watches.path_count(),
-            watch_conns: self.watches.conn_count(),
-            watches_by_session: self
-                .watches
-                .by_conn()
-                .into_iter()
-                .map(|(c, p)| (session_of(&c), p.into_iter().collect()))
-                .collect(),
-            watches_by_path: self
-                .watches
-                .by_path()
-                .into_iter()
-                .map(|(p, cs)| (p, cs.iter().map(&session_of).collect()))
-                .collect(),
-            data_size: self.tree.approximate_data_size(),
-            uptime_ms: self.now_ms(),
-            conf: self.cfg.conf_lines.clone(),
-            auth_failed: self.stats.auth_failed,
-        };
-        crate::admin::run(cmd, &view)
+/// Sleeps until `at_ms` on the core's clock; never completes for `None`.
+async fn sleep_until_ms(clock: tokio::time::Instant, at_ms: Option<u64>) {
+    match at_ms {
+        Some(ms) => tokio::time::sleep_until(clock + Duration::from_millis(ms)).await,
+        None => std::future::pending().await,
     }
 }

@@ -24,7 +24,7 @@ impl From<ResponseBody> for ReplyBody {
 
 /// A reply frame: header, then the body only when `err` is OK.
 pub fn reply_frame(xid: i32, zxid: i64, result: &Result<ReplyBody, ErrorCode>) -> Bytes {
-    let mut buf = BytesMut::with_capacity(64);
+    let mut buf = BytesMut::with_capacity(capacity_for(result));
     write_frame(&mut buf, |b| match result {
         Ok(body) => {
             ReplyHeader { xid, zxid, err: 0 }.write(b);
@@ -41,6 +41,24 @@ pub fn reply_frame(xid: i32, zxid: i64, result: &Result<ReplyBody, ErrorCode>) -
         .write(b),
     });
     buf.freeze()
+}
+
+/// Bytes to reserve for a reply so that encoding it never grows the buffer: length prefix,
+/// header (16) and a Stat (68) fit in 128; data and child names come on top.
+fn capacity_for(result: &Result<ReplyBody, ErrorCode>) -> usize {
+    const BASE: usize = 128;
+    match result {
+        Ok(ReplyBody::Body(ResponseBody::GetData(r))) => {
+            BASE + r.data.as_ref().map_or(0, |d| d.len())
+        }
+        Ok(ReplyBody::Body(ResponseBody::GetChildren(r))) => {
+            BASE + r.children.iter().map(|c| 4 + c.len()).sum::<usize>()
+        }
+        Ok(ReplyBody::Body(ResponseBody::GetChildren2(r))) => {
+            BASE + r.children.iter().map(|c| 4 + c.len()).sum::<usize>()
+        }
+        _ => BASE,
+    }
 }
 
 /// A watch notification frame (xid -1, zxid -1, as `NIOServerCnxn.process` sends it).

@@ -1,4 +1,4 @@
-//! Handshakes, session expiry and the container/TTL reaper.
+//! Handshakes and session expiry.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -7,11 +7,10 @@ use tracing::{debug, info};
 use zk_proto::ConnectRequest;
 
 use super::reply::connect_frame;
-use super::{Conn, Core, Origin, OutTx, Outbound};
+use super::{Conn, ConnStats, Core, Origin, OutTx, Outbound};
 use crate::acl::AuthIds;
-use crate::prep::{close_session_txn, create_session_txn, prep_delete_container};
+use crate::prep::{close_session_txn, create_session_txn, unchanged_digest};
 use crate::session::{negotiate_timeout, session_password};
-use crate::tree::OwnerKind;
 use crate::watch::ConnId;
 
 impl Core {
@@ -48,6 +47,7 @@ impl Core {
             queue: VecDeque::new(),
             received: 1,
             sent: 0,
+            cstats: ConnStats::new(crate::server::wall_millis()),
             timeout,
             last_zxid: 0,
         };
@@ -59,7 +59,8 @@ impl Core {
             self.session_conns.insert(id, conn);
             self.conns.insert(conn, c);
             let zxid = self.next_zxid();
-            let txn = create_session_txn(id, timeout, zxid, crate::server::wall_millis());
+            let digest = unchanged_digest(&self.tree, &self.pending, self.cfg.prep);
+            let txn = create_session_txn(id, timeout, zxid, crate::server::wall_millis(), digest);
             debug!(
                 conn,
                 session = format_args!("{id:#x}"),
@@ -77,16 +78,20 @@ impl Core {
             return;
         }
         let id = req.session_id;
+        // Apache closes the session's current connection on any reattach attempt, before it
+        // checks the password (`ZooKeeperServer.processConnectRequest` ->
+        // `closeSession(sessionId, CLIENT_RECONNECT)`); the session itself lives on.
+        if let Some(old) = self.session_conns.remove(&id) {
+            if old != conn {
+                if let Some(mut oc) = self.conns.remove(&old) {
+                    oc.send(Outbound::Close(None));
+                }
+                self.watches.remove_conn(old);
+            }
+        }
         let passwd_ok = req.passwd.as_deref() == Some(&session_password(id)[..]);
         if passwd_ok && self.sessions.touch(id, timeout, now) {
-            if let Some(old) = self.session_conns.insert(id, conn) {
-                if old != conn {
-                    if let Some(mut oc) = self.conns.remove(&old) {
-                        oc.send(Outbound::Close(None));
-                    }
-                    self.watches.remove_conn(old);
-                }
-            }
+            self.session_conns.insert(id, conn);
             c.session = Some(id);
             debug!(
                 conn,
@@ -95,6 +100,7 @@ impl Core {
                 "session resumed"
             );
             let frame = connect_frame(true, timeout, id, &session_password(id), ro_flag);
+            self.stats.packets_sent += 1;
             c.send(Outbound::Connected(frame));
             self.conns.insert(conn, c);
         } else {
@@ -113,6 +119,7 @@ impl Core {
     pub(super) fn session_created(&mut self, conn: ConnId, session: i64, timeout: i32, ro: bool) {
         if let Some(c) = self.conns.get_mut(&conn) {
             let frame = connect_frame(true, timeout, session, &session_password(session), ro);
+            self.stats.packets_sent += 1;
             c.send(Outbound::Connected(frame));
         }
     }
@@ -141,48 +148,9 @@ impl Core {
                 id,
                 zxid,
                 crate::server::wall_millis(),
+                self.cfg.prep,
             );
             self.submit(txn, Origin::Internal);
-        }
-    }
-
-    /// `ContainerManager.getCandidates`: empty containers that had a child, and TTL nodes
-    /// without children unchanged for longer than their TTL, are deleted.
-    pub(super) fn reap_containers(&mut self) {
-        let now = crate::server::wall_millis();
-        let mut candidates = Vec::new();
-        for p in self.tree.containers() {
-            if let Some(n) = self.tree.get(p) {
-                if n.children.is_empty() && n.stat.cversion > 0 {
-                    candidates.push(p.clone());
-                }
-            }
-        }
-        for p in self.tree.ttls() {
-            if let Some(n) = self.tree.get(p) {
-                if let OwnerKind::Ttl(ttl) = OwnerKind::of(n.stat.ephemeral_owner) {
-                    if n.children.is_empty() && ttl != 0 && now - n.stat.mtime > ttl {
-                        candidates.push(p.clone());
-                    }
-                }
-            }
-        }
-        let ids = AuthIds::default();
-        for p in candidates {
-            let zxid = self.last_assigned + 1;
-            if let Some(txn) = prep_delete_container(
-                &self.tree,
-                &mut self.pending,
-                zxid,
-                now,
-                &ids,
-                self.cfg.prep,
-                &p,
-            ) {
-                self.last_assigned = zxid;
-                debug!(path = %p, "reaping container/TTL node");
-                self.submit(txn, Origin::Internal);
-            }
         }
     }
 }

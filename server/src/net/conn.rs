@@ -168,7 +168,9 @@ async fn run_inner(
                     break;
                 }
             }
-            _ = shutdown.recv() => break,
+            // No shutdown arm here: on shutdown the core finishes the writes in flight, then
+            // sends Close to every connection (and if the core is gone, `out_rx` ends). That
+            // also spares a broadcast-lock per loop turn.
         }
     }
     Ok(())
@@ -205,6 +207,8 @@ async fn pump(
     inflight: &mut usize,
     wbuf: &mut BytesMut,
 ) -> bool {
+    // One clock read per batch of frames: they all arrived with the same read.
+    let received = crate::core::clock_us();
     while *inflight < ctx.max_outstanding {
         let mut frame: Bytes = match codec.decode(buf) {
             Ok(Some(f)) => f,
@@ -222,7 +226,16 @@ async fn pump(
             }
         };
         let body = match RequestBody::read(header.opcode, &mut frame) {
-            Ok(b) => b,
+            Ok(b) => Ok(b),
+            // createSession from a client, or a body that does not decode: Apache answers
+            // MARSHALLINGERROR and keeps the connection.
+            Err(zk_proto::DecodeError::UnknownOpCode(op)) if op == OpCode::CreateSession.code() => {
+                debug!(
+                    opcode = op,
+                    "createSession from a client; answering MARSHALLINGERROR"
+                );
+                Err(ErrorCode::MarshallingError)
+            }
             Err(zk_proto::DecodeError::UnknownOpCode(op)) => {
                 warn!(
                     opcode = op,
@@ -236,19 +249,17 @@ async fn pump(
                 return false;
             }
             Err(e) => {
-                warn!(error = %e, opcode = header.opcode, "malformed request; closing connection");
-                return false;
+                debug!(error = %e, opcode = header.opcode, "malformed request body; answering MARSHALLINGERROR");
+                Err(ErrorCode::MarshallingError)
             }
         };
-        if body.opcode() == OpCode::Sasl {
-            debug!("SASL request");
-        }
         *inflight += 1;
         if ctx
             .core
             .send(CoreMsg::Request {
                 conn: id,
                 xid: header.xid,
+                received,
                 body,
             })
             .await

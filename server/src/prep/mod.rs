@@ -20,10 +20,11 @@ mod update;
 use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
-use zk_proto::records::txn::ErrorTxn;
+use zk_proto::records::txn::{ErrorTxn, TxnDigest};
 use zk_proto::{ErrorCode, OpCode, RequestBody, StatPersisted, TxnBody, TxnHeader};
 
 use crate::acl::{AclList, AuthIds};
+use crate::hash::FastMap;
 use crate::tree::DataTree;
 use crate::txn::{Txn, Zxid};
 
@@ -34,6 +35,17 @@ pub use session::{close_session_txn, create_session_txn};
 pub struct PrepConfig {
     /// `zookeeper.extendedTypesEnabled`: TTL nodes allowed.
     pub extended_types: bool,
+    /// `zookeeper.digest.enabled`: each txn carries the tree digest after it.
+    pub digest: bool,
+}
+
+impl Default for PrepConfig {
+    fn default() -> Self {
+        PrepConfig {
+            extended_types: true,
+            digest: true,
+        }
+    }
 }
 
 /// What prep knows of a node: the latest committed or pending state (`ChangeRecord`).
@@ -51,11 +63,29 @@ pub struct Record {
     pub data: Option<Bytes>,
 }
 
+impl Record {
+    /// The node digest of the state this record describes (0 for a pending deletion).
+    fn digest(&self, path: &str) -> i64 {
+        match &self.stat {
+            Some(stat) => {
+                zk_storage::node_digest(path, self.data.as_deref().unwrap_or_default(), stat)
+            }
+            None => 0,
+        }
+    }
+}
+
 /// Changes of txns prepped but not yet applied, by path (`outstandingChanges`).
 #[derive(Debug, Default)]
 pub struct PendingChanges {
-    by_path: HashMap<String, Record>,
+    by_path: FastMap<String, Record>,
+    /// The node digest of each pending record (0 for a deletion), so that the next change of
+    /// the same path need not recompute it.
+    digests: FastMap<String, i64>,
     order: VecDeque<(Zxid, String)>,
+    /// The tree digest once every pending change is applied (`precalculatedDigest.treeDigest`
+    /// of the last outstanding change); `None` when nothing is pending (the tree's is current).
+    digest: Option<i64>,
 }
 
 impl PendingChanges {
@@ -68,8 +98,17 @@ impl PendingChanges {
             let (z, path) = self.order.pop_front().expect("front exists");
             if self.by_path.get(&path).is_some_and(|r| r.zxid == z) {
                 self.by_path.remove(&path);
+                self.digests.remove(&path);
             }
         }
+        if self.order.is_empty() {
+            self.digest = None;
+        }
+    }
+
+    /// The tree digest after every pending change (`getCurrentTreeDigest`).
+    fn current_digest(&self, tree: &DataTree) -> i64 {
+        self.digest.unwrap_or_else(|| tree.digest())
     }
 
     /// Number of paths with pending changes.
@@ -82,11 +121,36 @@ impl PendingChanges {
         self.by_path.is_empty()
     }
 
-    fn commit(&mut self, overlay: HashMap<String, Record>) {
+    /// Lands a successful txn's overlay on the pending changes. With digests on, returns the
+    /// tree digest after it (`precalculateDigest`): each changed path's new digest replaces the
+    /// one it has now (pending, else the tree's cached one).
+    fn commit(
+        &mut self,
+        tree: &DataTree,
+        overlay: HashMap<String, Record>,
+        digests: bool,
+    ) -> Option<i64> {
+        let mut d = digests.then(|| zk_storage::TreeDigest::from_value(self.current_digest(tree)));
+        let changed = !overlay.is_empty();
         for (path, rec) in overlay {
+            if let Some(d) = d.as_mut() {
+                let old = match self.digests.get(&path) {
+                    Some(old) => *old,
+                    None => tree.node_digest(&path),
+                };
+                let new = rec.digest(&path);
+                d.remove(old);
+                d.add(new);
+                self.digests.insert(path.clone(), new);
+            }
             self.order.push_back((rec.zxid, path.clone()));
             self.by_path.insert(path, rec);
         }
+        let d = d.map(|d| d.value());
+        if changed && d.is_some() {
+            self.digest = d;
+        }
+        d
     }
 }
 
@@ -222,15 +286,19 @@ pub fn prep_write(input: PrepInput<'_>, request: &RequestBody) -> Txn {
         RequestBody::CloseSession => Ok(session::close(&mut view)),
         _ => Err(ErrorCode::Unimplemented),
     };
-    let (txn_type, body) = match result {
+    // Apache sets the digest of a successful txn to the tree digest after it, and of a txn
+    // that changes nothing (createSession, a failed multi) to the current one; a failed
+    // single op becomes an ErrorTxn without a digest.
+    let (txn_type, body, digest) = match result {
         Ok((t, body)) => {
             let overlay = std::mem::take(&mut view.overlay);
-            pending.commit(overlay);
-            (t, body)
+            let digest = pending.commit(tree, overlay, config.digest);
+            (t, body, digest.filter(|_| t != OpCode::Error.code()))
         }
         Err(e) => (
             OpCode::Error.code(),
             TxnBody::Error(ErrorTxn { err: e.code() }),
+            None,
         ),
     };
     Txn {
@@ -242,8 +310,27 @@ pub fn prep_write(input: PrepInput<'_>, request: &RequestBody) -> Txn {
             txn_type,
         },
         body,
-        digest: None,
+        digest: digest.map(txn_digest),
     }
+}
+
+fn txn_digest(tree_digest: i64) -> TxnDigest {
+    TxnDigest {
+        version: zk_storage::DIGEST_VERSION,
+        tree_digest,
+    }
+}
+
+/// The digest a txn that changes no node carries (createSession): the tree digest after
+/// every pending change, or `None` with digests disabled.
+pub fn unchanged_digest(
+    tree: &DataTree,
+    pending: &PendingChanges,
+    config: PrepConfig,
+) -> Option<TxnDigest> {
+    config
+        .digest
+        .then(|| txn_digest(pending.current_digest(tree)))
 }
 
 /// Preps the container reaper's deleteContainer for `path` (`ContainerManager`).
@@ -269,7 +356,7 @@ pub fn prep_delete_container(
     };
     let body = delete::prep_container(&mut view, path).ok()?;
     let overlay = std::mem::take(&mut view.overlay);
-    pending.commit(overlay);
+    let digest = pending.commit(tree, overlay, config.digest);
     Some(Txn {
         header: TxnHeader {
             client_id: 0,
@@ -279,7 +366,7 @@ pub fn prep_delete_container(
             txn_type: OpCode::DeleteContainer.code(),
         },
         body,
-        digest: None,
+        digest: digest.map(txn_digest),
     })
 }
 

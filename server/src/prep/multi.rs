@@ -22,6 +22,19 @@ fn create_opcode(flags: i32) -> OpCode {
 }
 
 pub(super) fn prep(v: &mut View<'_>, ops: &[MultiOp]) -> (i32, TxnBody) {
+    // A read inside a write multi fails the whole request with MARSHALLINGERROR (no per-op
+    // results), as Apache 3.8's PrepRequestProcessor does; it still consumes a zxid.
+    if ops
+        .iter()
+        .any(|op| matches!(op, MultiOp::GetChildren(_) | MultiOp::GetData(_)))
+    {
+        return (
+            OpCode::Error.code(),
+            TxnBody::Error(ErrorTxn {
+                err: ErrorCode::MarshallingError.code(),
+            }),
+        );
+    }
     let mut txns = Vec::with_capacity(ops.len());
     let mut failed = false;
     for op in ops {
@@ -52,7 +65,9 @@ pub(super) fn prep(v: &mut View<'_>, ops: &[MultiOp]) -> (i32, TxnBody) {
                 MultiOp::Delete(r) => delete::prep(v, &r.path, r.version),
                 MultiOp::SetData(r) => update::set_data(v, &r.path, &r.data, r.version),
                 MultiOp::Check(r) => update::check(v, &r.path, r.version),
-                MultiOp::GetChildren(_) | MultiOp::GetData(_) => Err(ErrorCode::BadArguments),
+                MultiOp::GetChildren(_) | MultiOp::GetData(_) => {
+                    unreachable!("reads are rejected before the loop")
+                }
             };
             if r.is_err() {
                 failed = true;

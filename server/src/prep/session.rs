@@ -9,8 +9,15 @@ use super::{raw_parent, Record, View};
 use crate::tree::OwnerKind;
 use crate::txn::{Txn, Zxid};
 
-/// The createSession txn for a new session (`CreateSessionTxn(timeout)`).
-pub fn create_session_txn(session: i64, timeout: i32, zxid: Zxid, time: i64) -> Txn {
+/// The createSession txn for a new session (`CreateSessionTxn(timeout)`); `digest` from
+/// [`unchanged_digest`](super::unchanged_digest).
+pub fn create_session_txn(
+    session: i64,
+    timeout: i32,
+    zxid: Zxid,
+    time: i64,
+    digest: Option<zk_proto::records::txn::TxnDigest>,
+) -> Txn {
     Txn {
         header: TxnHeader {
             client_id: session,
@@ -20,7 +27,7 @@ pub fn create_session_txn(session: i64, timeout: i32, zxid: Zxid, time: i64) -> 
             txn_type: OpCode::CreateSession.code(),
         },
         body: TxnBody::CreateSession(CreateSessionTxn { timeout }),
-        digest: None,
+        digest,
     }
 }
 
@@ -80,6 +87,7 @@ pub fn close_session_txn(
     session: i64,
     zxid: Zxid,
     time: i64,
+    config: super::PrepConfig,
 ) -> Txn {
     let ids = crate::acl::AuthIds::default();
     super::prep_write(
@@ -92,9 +100,7 @@ pub fn close_session_txn(
             session_live: true,
             cxid: 0,
             ids: &ids,
-            config: super::PrepConfig {
-                extended_types: true,
-            },
+            config,
         },
         &zk_proto::RequestBody::CloseSession,
     )

@@ -39,6 +39,7 @@ impl Fixture {
                 cxid: 1,
                 ids: &self.ids,
                 config: PrepConfig {
+                    digest: true,
                     extended_types: false,
                 },
             },

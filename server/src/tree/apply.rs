@@ -5,6 +5,7 @@ use bytes::Bytes;
 use zk_proto::records::txn::{CloseSessionTxn, Txn as SubTxn};
 use zk_proto::{Acl, ErrorCode, EventType, MultiResult, OpCode, Stat, TxnBody, TxnHeader};
 
+use super::digest::node_digest;
 use super::{new_stat, DataTree, Node, OwnerKind};
 use crate::acl::AclList;
 use crate::txn::Zxid;
@@ -87,13 +88,21 @@ fn code(e: i32) -> ErrorCode {
 impl DataTree {
     /// Applies one txn. Never panics: an inconsistent txn (e.g. a create whose parent is gone)
     /// yields [`TxnResult::Error`], as Apache's `processTxn` turns the KeeperException into
-    /// `rc.err`. Updates the last applied zxid.
+    /// `rc.err`. Updates the last applied zxid and the digest bookkeeping.
+    ///
+    /// Replaying a log over a fuzzy snapshot re-applies txns whose effects the snapshot may
+    /// already hold; this is idempotent in Apache's way: a create that finds its node answers
+    /// NodeExists but still raises the parent's cversion/pzxid to the txn's (for `create`
+    /// txns, as `processTxn` does), and a delete that finds no node still removes the child
+    /// name and raises the parent's pzxid (`deleteNode`). Compare the logged digest with
+    /// [`DataTree::compare_digest`] afterwards.
     pub fn apply(&mut self, header: &TxnHeader, body: &TxnBody) -> ApplyOutcome {
         let mut triggers = Vec::new();
         let result = self.apply_one(header, body, &mut triggers);
         if header.zxid > self.last_zxid {
             self.last_zxid = header.zxid;
         }
+        self.after_txn(header.zxid);
         ApplyOutcome { result, triggers }
     }
 
@@ -101,7 +110,20 @@ impl DataTree {
         let r = match body {
             TxnBody::Create(t) => {
                 let owner = if t.ephemeral { h.client_id } else { 0 };
-                self.create_node(&t.path, &t.data, &t.acl, owner, t.parent_cversion, h, tr)
+                let r = self.create_node(&t.path, &t.data, &t.acl, owner, t.parent_cversion, h, tr);
+                if r == Err(ErrorCode::NodeExists) && h.txn_type == OpCode::Create.code() {
+                    // processTxn: the node is already there (replay over a fuzzy snapshot,
+                    // where it was deleted and re-created by another session after its
+                    // parent was serialized): bring the parent's cversion/pzxid forward.
+                    match split(&t.path) {
+                        Some((parent, _)) => self
+                            .set_cversion_pzxid(parent, t.parent_cversion, h.zxid)
+                            .and(r),
+                        None => Err(ErrorCode::NoNode),
+                    }
+                } else {
+                    r
+                }
             }
             TxnBody::CreateContainer(t) => self.create_node(
                 &t.path,
@@ -209,24 +231,34 @@ impl DataTree {
             return Err(ErrorCode::NodeExists);
         }
         let acl = self.acls.intern(acl);
+        let enabled = self.digest_enabled();
         let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
+        let before = parent.digest;
         let mut cv = parent_cversion;
         if cv == -1 {
             cv = parent.stat.cversion + 1;
         }
+        // A replayed create of a node created and deleted inside a fuzzy snapshot's range must
+        // not move cversion/pzxid backwards: only raise them.
         if cv > parent.stat.cversion {
             parent.stat.cversion = cv;
             parent.stat.pzxid = h.zxid;
         }
         parent.children.insert(name.into());
         let parent_acl = parent.acl.clone();
-        let node = Node {
+        let after = node_digest(enabled, parent_path, parent);
+        parent.digest = after;
+        self.digest_change(before, after);
+        let mut node = Node {
             data: data.clone(),
             acl: acl.clone(),
             stat: new_stat(h.zxid, h.time, owner),
             children: Default::default(),
+            digest: 0,
         };
+        node.digest = node_digest(enabled, path, &node);
         let stat = node.client_stat();
+        self.digest_change(0, node.digest);
         self.nodes.insert(path.to_string(), node);
         self.index_owner(path, owner);
         tr.push(Trigger {
@@ -254,16 +286,22 @@ impl DataTree {
         tr: &mut Vec<Trigger>,
     ) -> Result<(), ErrorCode> {
         let (parent_path, name) = split(path).ok_or(ErrorCode::NoNode)?;
-        if !self.nodes.contains_key(path) {
-            return Err(ErrorCode::NoNode);
-        }
+        let enabled = self.digest_enabled();
+        // deleteNode: the parent loses the name and gets the pzxid even when the child is
+        // already gone (replay over a fuzzy snapshot that missed it); only raise pzxid, so a
+        // later create's pzxid is not overwritten.
         let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
+        let before = parent.digest;
         parent.children.remove(name);
         if zxid > parent.stat.pzxid {
             parent.stat.pzxid = zxid;
         }
         let parent_acl = parent.acl.clone();
+        let after = node_digest(enabled, parent_path, parent);
+        parent.digest = after;
+        self.digest_change(before, after);
         let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
+        self.digest_change(node.digest, 0);
         self.unindex_owner(path, node.stat.ephemeral_owner);
         tr.push(Trigger {
             path: path.to_string(),
@@ -288,26 +326,64 @@ impl DataTree {
         h: &TxnHeader,
         tr: &mut Vec<Trigger>,
     ) -> Result<Stat, ErrorCode> {
+        let enabled = self.digest_enabled();
         let n = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
+        let before = n.digest;
         n.data = data;
         n.stat.mtime = h.time;
         n.stat.mzxid = h.zxid;
         n.stat.version = version;
+        let after = node_digest(enabled, path, n);
+        n.digest = after;
         tr.push(Trigger {
             path: path.to_string(),
             event: EventType::NodeDataChanged,
             kind: TriggerKind::Data,
             acl: n.acl.clone(),
         });
-        Ok(n.client_stat())
+        let stat = n.client_stat();
+        self.digest_change(before, after);
+        Ok(stat)
     }
 
     fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Result<Stat, ErrorCode> {
         let acl = self.acls.intern(acl);
+        let enabled = self.digest_enabled();
         let n = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
+        let before = n.digest;
         n.acl = acl;
         n.stat.aversion = version;
-        Ok(n.client_stat())
+        let after = node_digest(enabled, path, n);
+        n.digest = after;
+        let stat = n.client_stat();
+        self.digest_change(before, after);
+        Ok(stat)
+    }
+
+    /// `DataTree.setCversionPzxid`: raise a node's cversion (and set its pzxid) when
+    /// `cversion` (-1: current + 1) is larger than the current one.
+    fn set_cversion_pzxid(
+        &mut self,
+        path: &str,
+        cversion: i32,
+        zxid: Zxid,
+    ) -> Result<(), ErrorCode> {
+        let enabled = self.digest_enabled();
+        let n = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
+        let cv = if cversion == -1 {
+            n.stat.cversion + 1
+        } else {
+            cversion
+        };
+        if cv > n.stat.cversion {
+            let before = n.digest;
+            n.stat.cversion = cv;
+            n.stat.pzxid = zxid;
+            let after = node_digest(enabled, path, n);
+            n.digest = after;
+            self.digest_change(before, after);
+        }
+        Ok(())
     }
 
     fn kill_session(
@@ -325,6 +401,8 @@ impl DataTree {
         for p in rest {
             let _ = self.delete_node(&p, zxid, tr);
         }
+        // Apache takes the session's set out before deleting: nothing stays indexed.
+        self.ephemerals.remove(&session);
     }
 }
 

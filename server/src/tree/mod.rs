@@ -8,6 +8,9 @@
 //! (`DataNode.copyStat`), which is why a sequential suffix can lag the reported cversion.
 
 mod apply;
+mod digest;
+#[cfg(test)]
+mod fuzzy_tests;
 #[cfg(test)]
 mod tests;
 
@@ -17,9 +20,12 @@ use bytes::Bytes;
 use zk_proto::{perms, Acl, Id, Stat, StatPersisted};
 
 use crate::acl::{AclCache, AclList};
+use crate::hash::FastMap;
 use crate::txn::Zxid;
 
 pub use apply::{ApplyOutcome, Trigger, TriggerKind, TxnResult};
+pub use digest::{DIGEST_LOG_INTERVAL, DIGEST_LOG_LIMIT};
+pub use zk_storage::ZxidDigest;
 
 /// `EphemeralType.CONTAINER_EPHEMERAL_OWNER`: the owner field of a container node.
 pub const CONTAINER_EPHEMERAL_OWNER: i64 = i64::MIN;
@@ -86,6 +92,9 @@ pub struct Node {
     pub stat: StatPersisted,
     /// Child names, sorted.
     pub children: BTreeSet<Box<str>>,
+    /// This node's digest as last computed (`DataNode.digestCached`): kept current by every
+    /// change, so the "before" half of a digest update costs nothing.
+    digest: i64,
 }
 
 impl Node {
@@ -143,13 +152,14 @@ pub struct SnapshotNode {
 /// The whole tree.
 #[derive(Debug)]
 pub struct DataTree {
-    nodes: HashMap<String, Node>,
-    ephemerals: HashMap<i64, BTreeSet<String>>,
+    nodes: FastMap<String, Node>,
+    ephemerals: FastMap<i64, BTreeSet<String>>,
     containers: BTreeSet<String>,
     ttls: BTreeSet<String>,
     sessions: HashMap<i64, i32>,
     acls: AclCache,
     last_zxid: Zxid,
+    digest: digest::DigestState,
 }
 
 impl Default for DataTree {
@@ -163,13 +173,14 @@ impl DataTree {
     /// creates them (zero stats, empty data; `/zookeeper/config` read-only with aversion -1).
     pub fn new() -> Self {
         let mut t = DataTree {
-            nodes: HashMap::new(),
-            ephemerals: HashMap::new(),
+            nodes: FastMap::default(),
+            ephemerals: FastMap::default(),
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),
             sessions: HashMap::new(),
             acls: AclCache::default(),
             last_zxid: 0,
+            digest: digest::DigestState::default(),
         };
         let open = t.acls.intern(&Acl::open_unsafe());
         let read = t.acls.intern(&[Acl::new(perms::READ, Id::anyone())]);
@@ -179,6 +190,7 @@ impl DataTree {
             acl: acl.clone(),
             stat: StatPersisted::default(),
             children: children.iter().map(|c| Box::from(*c)).collect(),
+            digest: 0,
         };
         t.nodes.insert("/".into(), node(&open, &["zookeeper"]));
         t.nodes
@@ -187,11 +199,17 @@ impl DataTree {
         let mut config = node(&read, &[]);
         config.stat.aversion = -1;
         t.nodes.insert(CONFIG_NODE.into(), config);
+        t.recompute_digest();
         t
     }
 
     /// The node at `path`.
     pub fn get(&self, path: &str) -> Option<&Node> {
+        // Apache's DataTree also files the root under "" (`nodes.put("", root)`), so reads of
+        // the empty path answer for the root; writes reject "" earlier, in path validation.
+        if path.is_empty() {
+            return self.nodes.get("/");
+        }
         self.nodes.get(path)
     }
 
@@ -216,7 +234,7 @@ impl DataTree {
     }
 
     /// Every session that owns ephemerals, with their paths.
-    pub fn all_ephemerals(&self) -> &HashMap<i64, BTreeSet<String>> {
+    pub fn all_ephemerals(&self) -> &FastMap<i64, BTreeSet<String>> {
         &self.ephemerals
     }
 
@@ -237,6 +255,11 @@ impl DataTree {
 
     /// Number of descendants of `path` (`getAllChildrenNumber`).
     pub fn descendant_count(&self, path: &str) -> usize {
+        if path.is_empty() {
+            // Apache counts the keys starting with `path + "/"` in a map that holds the root
+            // under both "" and "/": for "" that is every node plus the "/" alias.
+            return self.descendant_count("/") + 1;
+        }
         let mut count = 0;
         let mut stack = vec![path.to_string()];
         while let Some(p) = stack.pop() {
@@ -285,7 +308,17 @@ impl DataTree {
         sessions: impl IntoIterator<Item = (i64, i32)>,
         last_zxid: Zxid,
     ) -> Self {
-        let mut t = DataTree::new();
+        DataTree::from_snapshot_with(DataTree::new(), nodes, sessions, last_zxid)
+    }
+
+    /// [`DataTree::from_snapshot`] on top of `t` (a fresh tree with the settings to keep, such
+    /// as [`DataTree::set_digest_enabled`]).
+    pub fn from_snapshot_with(
+        mut t: DataTree,
+        nodes: Vec<SnapshotNode>,
+        sessions: impl IntoIterator<Item = (i64, i32)>,
+        last_zxid: Zxid,
+    ) -> Self {
         for sn in nodes {
             let acl = t.acls.intern(&sn.acl);
             let path = sn.path;
@@ -308,11 +341,13 @@ impl DataTree {
                     acl,
                     stat: sn.stat,
                     children: existing_children,
+                    digest: 0,
                 },
             );
         }
         t.sessions = sessions.into_iter().collect();
         t.last_zxid = last_zxid;
+        t.recompute_digest();
         t
     }
 

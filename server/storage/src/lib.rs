@@ -94,8 +94,8 @@ pub use error::StorageError;
 pub use purge::{purge, PurgeReport, DEFAULT_SNAP_RETAIN_COUNT, MIN_SNAP_RETAIN_COUNT};
 pub use recovery::{recover, recover_with, RecoverOptions, Recovered};
 pub use snapshot::{
-    list_snapshots, load_newest_snapshot, read_snapshot, write_snapshot, AclTable, SnapNode,
-    SnapshotData, SnapshotReader, SnapshotWriter, ZxidDigest,
+    list_snapshots, load_newest_snapshot, read_snapshot, remove_partial_snapshots, write_snapshot,
+    AclTable, SnapNode, SnapshotData, SnapshotReader, SnapshotWriter, ZxidDigest,
 };
 pub use txnlog::{
     read_segment, read_txns, LoggedTxn, SegmentContents, SegmentEnd, TxnIter, TxnLog,

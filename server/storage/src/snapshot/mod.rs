@@ -106,6 +106,30 @@ impl SnapshotData {
     }
 }
 
+/// Deletes `snapshot.<zxid>.tmp` files left in `<data_dir>/version-2` by a crash while a
+/// snapshot was being written (they were never renamed, so no reader ever trusted them);
+/// returns how many were removed. Servers call it once at startup, before writing new ones.
+pub fn remove_partial_snapshots(data_dir: &Path) -> Result<usize, StorageError> {
+    let dir = snap_dir(data_dir);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(StorageError::io("listing", &dir)(e)),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.map_err(StorageError::io("listing", &dir))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(SNAPSHOT_FILE_PREFIX) && name.ends_with(crate::layout::TMP_EXTENSION) {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(StorageError::io("removing", &path))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// The snapshots in `<data_dir>/version-2` named exactly `snapshot.<hex zxid>`, oldest first.
 /// Compressed (`.gz`, `.snappy`) and temporary (`.tmp`) files are not listed.
 pub fn list_snapshots(data_dir: &Path) -> Result<Vec<(i64, PathBuf)>, StorageError> {
