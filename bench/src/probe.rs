@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
-use zk_proto::records::node::{CreateRequest, GetDataRequest, SetDataRequest};
+use zk_proto::records::node::{CreateRequest, ExistsRequest, GetDataRequest, SetDataRequest};
 use zk_proto::{Acl, ErrorCode, Record, ReplyHeader, RequestBody, NOTIFICATION_XID, PING_XID};
 
 use crate::args::Args;
@@ -114,8 +114,12 @@ pub async fn startup(args: &Args) -> Result<String, BenchError> {
         if let Ok(Ok(mut conn)) =
             tokio::time::timeout(Duration::from_millis(500), Conn::connect(&addr)).await
         {
-            let ping = RequestBody::Ping;
-            if conn.call("ping", &ping).await.is_ok() {
+            // A read of "/" (not a ping: servers answer pings with PING_XID whatever the xid).
+            let probe = RequestBody::Exists(ExistsRequest {
+                path: "/".into(),
+                watch: false,
+            });
+            if conn.call("exists", &probe).await.is_ok() {
                 break at.elapsed();
             }
         }

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use zk_proto::records::txn::{CreateContainerTxn, CreateTtlTxn, CreateTxn};
 use zk_proto::{perms, sequential_suffix, Acl, CreateMode, ErrorCode, OpCode, TxnBody};
 
-use super::{raw_parent, validate, Record, View};
+use super::{own_data, raw_parent, validate, Record, View};
 use crate::acl::{check_acl, fixup_acl};
 use crate::tree::{new_stat, OwnerKind, CONTAINER_EPHEMERAL_OWNER};
 
@@ -50,20 +50,20 @@ pub(super) fn prep(
     let body = match op {
         OpCode::CreateContainer => TxnBody::CreateContainer(CreateContainerTxn {
             path: path.clone(),
-            data: data.clone(),
+            data: own_data(data),
             acl: acl.clone(),
             parent_cversion: new_cversion,
         }),
         OpCode::CreateTtl => TxnBody::CreateTtl(CreateTtlTxn {
             path: path.clone(),
-            data: data.clone(),
+            data: own_data(data),
             acl: acl.clone(),
             parent_cversion: new_cversion,
             ttl,
         }),
         _ => TxnBody::Create(CreateTxn {
             path: path.clone(),
-            data: data.clone(),
+            data: own_data(data),
             acl: acl.clone(),
             ephemeral: mode.is_ephemeral(),
             parent_cversion: new_cversion,
@@ -96,7 +96,7 @@ pub(super) fn prep(
             stat: Some(new_stat(v.zxid, v.time, owner)),
             child_count: 0,
             acl: View::acl_list(acl),
-            data: data.clone(),
+            data: own_data(data),
         },
     );
     Ok((op.code(), body))

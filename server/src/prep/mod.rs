@@ -392,3 +392,13 @@ pub(crate) fn check_version(current: i32, expected: i32) -> Result<i32, ErrorCod
     }
     Ok(current.wrapping_add(1))
 }
+
+/// The data a txn (and then the tree) keeps, in an allocation of its own size.
+///
+/// A request's data is a zero-copy slice of the connection's read buffer; kept as is, every
+/// node would pin the whole read chunk it arrived in (tens of KiB shared by the frames of one
+/// read) for as long as the node lives. One copy of the payload per write bounds a node's
+/// memory by its own size.
+pub(super) fn own_data(data: &Option<Bytes>) -> Option<Bytes> {
+    data.as_deref().map(Bytes::copy_from_slice)
+}

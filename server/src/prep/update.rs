@@ -4,7 +4,7 @@ use bytes::Bytes;
 use zk_proto::records::txn::{CheckVersionTxn, SetAclTxn, SetDataTxn};
 use zk_proto::{perms, Acl, ErrorCode, OpCode, TxnBody};
 
-use super::{check_version, validate, Record, View};
+use super::{check_version, own_data, validate, Record, View};
 use crate::acl::{check_acl, fixup_acl};
 
 pub(super) fn set_data(
@@ -26,7 +26,7 @@ pub(super) fn set_data(
         path,
         Record {
             stat: Some(stat),
-            data: data.clone(),
+            data: own_data(data),
             ..node
         },
     );
@@ -34,7 +34,7 @@ pub(super) fn set_data(
         OpCode::SetData.code(),
         TxnBody::SetData(SetDataTxn {
             path: path.into(),
-            data: data.clone(),
+            data: own_data(data),
             version: new_version,
         }),
     ))
