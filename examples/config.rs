@@ -14,6 +14,9 @@ use zk::client::Client;
 use zk::recipes::config::Config;
 use zk::recipes::Error;
 
+mod support;
+use support::connect_or_embed;
+
 /// Where the setting lives.
 const PATH: &str = "/examples/config/limits";
 /// How many subscribers follow it.
@@ -114,23 +117,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     publisher_client.close().await;
     println!("done");
     Ok(())
-}
-
-/// `--connect HOSTS` uses an existing ensemble; otherwise an embedded zk-server is started.
-async fn connect_or_embed(
-) -> Result<(String, Option<zk::server::ServerHandle>), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--connect") {
-        let hosts = args.get(i + 1).ok_or("--connect needs HOSTS")?;
-        return Ok((hosts.clone(), None));
-    }
-    let server = zk::server::Server::builder()
-        .client_addr("127.0.0.1:0")
-        .start()
-        .await?;
-    println!(
-        "started an embedded zk-server on {}",
-        server.connect_string()
-    );
-    Ok((server.connect_string(), Some(server)))
 }

@@ -13,6 +13,9 @@ use futures::StreamExt;
 use zk::client::Client;
 use zk::recipes::election::{LeaderLatch, Leadership};
 
+mod support;
+use support::connect_or_embed;
+
 /// How many candidates take part.
 const CANDIDATES: usize = 3;
 /// The election's path.
@@ -81,23 +84,4 @@ async fn wait_for_any_leader(latches: &[(LeaderLatch, Client)]) {
         })
     });
     futures::future::select_all(waits).await;
-}
-
-/// `--connect HOSTS` if given, else an embedded zk-server on a free loopback port.
-async fn connect_or_embed(
-) -> Result<(String, Option<zk::server::ServerHandle>), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--connect") {
-        let hosts = args.get(i + 1).ok_or("--connect needs HOSTS")?;
-        return Ok((hosts.clone(), None));
-    }
-    let server = zk::server::Server::builder()
-        .client_addr("127.0.0.1:0")
-        .start()
-        .await?;
-    println!(
-        "started an embedded zk-server on {}",
-        server.connect_string()
-    );
-    Ok((server.connect_string(), Some(server)))
 }

@@ -15,6 +15,9 @@ use zk::client::{Client, CreateOptions};
 use zk::recipes::lock::FairLock;
 use zk::recipes::Error;
 
+mod support;
+use support::connect_or_embed;
+
 /// How many workers contend for the lock.
 const WORKERS: usize = 3;
 /// How many times each worker takes it.
@@ -93,23 +96,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     other.close().await;
     admin.close().await;
     Ok(())
-}
-
-/// `--connect HOSTS` if given, else an embedded zk-server on a free loopback port.
-async fn connect_or_embed(
-) -> Result<(String, Option<zk::server::ServerHandle>), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--connect") {
-        let hosts = args.get(i + 1).ok_or("--connect needs HOSTS")?;
-        return Ok((hosts.clone(), None));
-    }
-    let server = zk::server::Server::builder()
-        .client_addr("127.0.0.1:0")
-        .start()
-        .await?;
-    println!(
-        "started an embedded zk-server on {}",
-        server.connect_string()
-    );
-    Ok((server.connect_string(), Some(server)))
 }

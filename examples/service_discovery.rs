@@ -21,6 +21,9 @@ use zk::recipes::registry::{
     Balancer, DownPolicy, Registration, ServiceInstance, ServiceProvider, ServiceRegistry, Strategy,
 };
 
+mod support;
+use support::connect_or_embed;
+
 /// Where the registry lives.
 const BASE: &str = "/examples/services";
 /// The service's name.
@@ -182,23 +185,4 @@ async fn echo(addr: &str, message: &str) -> std::io::Result<String> {
 
 fn ids(provider: &ServiceProvider) -> Vec<String> {
     provider.instances().iter().map(|i| i.id.clone()).collect()
-}
-
-/// `--connect HOSTS` uses an existing ensemble; otherwise an embedded zk-server is started.
-async fn connect_or_embed(
-) -> Result<(String, Option<zk::server::ServerHandle>), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--connect") {
-        let hosts = args.get(i + 1).ok_or("--connect needs HOSTS")?;
-        return Ok((hosts.clone(), None));
-    }
-    let server = zk::server::Server::builder()
-        .client_addr("127.0.0.1:0")
-        .start()
-        .await?;
-    println!(
-        "started an embedded zk-server on {}",
-        server.connect_string()
-    );
-    Ok((server.connect_string(), Some(server)))
 }

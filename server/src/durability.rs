@@ -141,7 +141,7 @@ impl Storage for DiskStorage {
         let mut result = Ok(());
         for t in txns {
             scratch.clear();
-            t.encode(&mut scratch);
+            t.write(&mut scratch);
             if let Err(e) = log.append_bytes(&scratch) {
                 result = Err(e.into());
                 break;

@@ -1,93 +1,17 @@
-//! [`LoggedTxn`]: one txn as the log stores it — header, body and (Apache 3.6+) digest — and its
-//! serialized form (`Util.marshallTxnEntry`, `SerializeUtils.deserializeTxn`).
+//! [`LoggedTxn`]: one txn as the log stores it — header, body and (Apache 3.6+) digest. Its
+//! serialized form (`Util.marshallTxnEntry`, read by `SerializeUtils.deserializeTxn`) is exactly
+//! the payload of a quorum PROPOSAL, so the type is zk-proto's [`TxnEntry`]: one definition for the
+//! log and the wire.
 
-use bytes::{Bytes, BytesMut};
-use zk_proto::records::txn::{CreateTxn, TxnDigest};
-use zk_proto::{jute, Acl, DecodeError, OpCode, Record, TxnBody, TxnHeader};
-
-/// Encoded size of a [`TxnDigest`]: an int and a long.
-const TXN_DIGEST_LEN: usize = 12;
-
-/// One logged txn.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoggedTxn {
-    /// Who, when, which zxid, which type.
-    pub header: TxnHeader,
-    /// The change, typed by `header.txn_type`.
-    pub body: TxnBody,
-    /// The tree digest after this txn, when the writer had digests enabled (Apache 3.6+ does by
-    /// default).
-    pub digest: Option<TxnDigest>,
-}
-
-impl LoggedTxn {
-    /// The txn's zxid.
-    pub fn zxid(&self) -> i64 {
-        self.header.zxid
-    }
-
-    /// Appends the serialized entry (header, body, digest) to `buf`, as `Util.marshallTxnEntry`
-    /// does; this is what the log checksums and what ZAB proposals carry.
-    pub fn encode(&self, buf: &mut BytesMut) {
-        self.header.write(buf);
-        self.body.write(buf);
-        if let Some(digest) = &self.digest {
-            digest.write(buf);
-        }
-    }
-
-    /// The serialized entry.
-    pub fn to_bytes(&self) -> Bytes {
-        let mut buf = BytesMut::new();
-        self.encode(&mut buf);
-        buf.freeze()
-    }
-
-    /// Decodes a serialized entry as Apache 3.8's `SerializeUtils.deserializeTxn` does:
-    /// - a `create` (type 1) too short for `CreateTxn` is read as the pre-3.3 `CreateTxnV0` (no
-    ///   parent cversion, which becomes -1);
-    /// - a `closeSession` without a body has no ephemerals to delete;
-    /// - after the body, a digest is read if at least 12 bytes remain, and trailing bytes are
-    ///   ignored.
-    pub fn decode(mut bytes: Bytes) -> Result<Self, DecodeError> {
-        let header = TxnHeader::read(&mut bytes)?;
-        let after_header = bytes.clone();
-        let body = match TxnBody::read(header.txn_type, &mut bytes) {
-            Ok(body) => body,
-            Err(DecodeError::Truncated { .. }) if header.txn_type == OpCode::Create.code() => {
-                bytes = after_header;
-                TxnBody::Create(read_create_v0(&mut bytes)?)
-            }
-            Err(e) => return Err(e),
-        };
-        let digest = if bytes.len() >= TXN_DIGEST_LEN {
-            Some(TxnDigest::read(&mut bytes)?)
-        } else {
-            None
-        };
-        Ok(LoggedTxn {
-            header,
-            body,
-            digest,
-        })
-    }
-}
-
-/// `CreateTxnV0`: path, data, acl, ephemeral.
-fn read_create_v0(buf: &mut Bytes) -> Result<CreateTxn, DecodeError> {
-    Ok(CreateTxn {
-        path: jute::read_string(buf, "CreateTxnV0.path")?,
-        data: jute::read_buffer(buf, "CreateTxnV0.data")?,
-        acl: <Vec<Acl>>::read(buf)?,
-        ephemeral: jute::read_bool(buf, "CreateTxnV0.ephemeral")?,
-        parent_cversion: -1,
-    })
-}
+pub use zk_proto::quorum::TxnEntry as LoggedTxn;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::{Bytes, BytesMut};
     use zk_proto::records::txn::{CloseSessionTxn, CreateSessionTxn};
+    use zk_proto::records::txn::{CreateTxn, TxnDigest};
+    use zk_proto::{jute, Acl, OpCode, Record, TxnBody, TxnHeader};
 
     fn header(txn_type: i32) -> TxnHeader {
         TxnHeader {

@@ -234,7 +234,7 @@ impl TxnLog {
     /// above [`last_zxid`](TxnLog::last_zxid).
     pub fn append(&mut self, txn: &LoggedTxn) -> Result<(), StorageError> {
         let mut entry = BytesMut::new();
-        txn.encode(&mut entry);
+        txn.write(&mut entry);
         self.append_entry(txn.zxid(), &entry)
     }
 
