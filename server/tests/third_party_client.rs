@@ -180,8 +180,12 @@ async fn ephemerals_go_with_their_session() {
     server.shutdown().await;
 }
 
+/// A second client resumes the first one's session with its id and password and sees the
+/// session's ephemeral. (What happens when both stay alive is not asserted: each reconnect closes
+/// the other's connection, on Apache too, so neither can be relied on to close the session; close
+/// and expiry are covered over raw frames in tests/differential_sessions.rs and sessions.rs.)
 #[tokio::test]
-async fn session_resumes_with_password_and_closes_with_last_client() {
+async fn session_resumes_with_password() {
     let server = start().await;
     let a = zkc::Client::connector()
         .session_timeout(Duration::from_millis(1000))
@@ -191,11 +195,13 @@ async fn session_resumes_with_password_and_closes_with_last_client() {
     let eph = zkc::CreateMode::Ephemeral.with_acls(zkc::Acls::anyone_all());
     a.create("/held", b"", &eph).await.unwrap();
     let session = a.session().clone();
+    let owner = a.session_id().0;
     let b = zkc::Client::connector()
         .session(session)
         .connect(&server.connect_string())
         .await
         .unwrap();
+    assert_eq!(b.session_id().0, owner);
     // Attaching b closed a's connection (as Apache does); a's client reconnects and may take
     // the session back before b's request is answered, so b may see ConnectionLoss and retry.
     let held = tokio::time::timeout(DEADLINE, async {
@@ -208,16 +214,9 @@ async fn session_resumes_with_password_and_closes_with_last_client() {
     })
     .await
     .expect("b is served");
-    assert!(held.unwrap().is_some());
-    drop(b); // closes the shared session (expiry is tested over raw frames in sessions.rs)
-    drop(a);
-    let observer = connect(&server).await;
-    let (_, watch) = observer.check_and_watch_stat("/held").await.unwrap();
-    let ev = tokio::time::timeout(DEADLINE, watch.changed())
-        .await
-        .unwrap();
-    assert_eq!(ev.event_type, zkc::EventType::NodeDeleted);
-    server.shutdown().await;
+    let stat = held.unwrap().expect("the session's ephemeral is there");
+    assert_eq!(stat.ephemeral_owner, owner);
+    server.kill().await;
 }
 
 #[tokio::test]
