@@ -65,7 +65,7 @@ fn key(writer: usize) -> String {
 /// Pipelines writes (alternating a create under /load/<iter> and a setData of /load/k<writer>)
 /// with WINDOW in flight until the connection dies; counts acknowledgements into `acks`.
 async fn writer(
-    addr: String,
+    mut s: Session,
     iter: usize,
     w: usize,
     acks: Arc<AtomicUsize>,
@@ -73,7 +73,6 @@ async fn writer(
     kill_after: usize,
 ) -> WriterLog {
     let mut log = WriterLog::default();
-    let mut s = Session::connect(&addr, SESSION_TIMEOUT_MS).await;
     let mut in_flight = 0usize;
     loop {
         while in_flight < WINDOW && log.sent.len() < MAX_WRITES {
@@ -224,10 +223,18 @@ async fn run() {
         // Load, and kill -9 once enough writes were acknowledged.
         let acks = Arc::new(AtomicUsize::new(0));
         let acked_enough = Arc::new(Notify::new());
-        let writers: Vec<_> = (0..WRITERS)
-            .map(|w| {
+        // Every writer is connected before any writes: a writer still connecting when the
+        // others reach the kill point would race the kill.
+        let mut sessions = Vec::with_capacity(WRITERS);
+        for _ in 0..WRITERS {
+            sessions.push(Session::connect(&addr, SESSION_TIMEOUT_MS).await);
+        }
+        let writers: Vec<_> = sessions
+            .into_iter()
+            .enumerate()
+            .map(|(w, session)| {
                 tokio::spawn(writer(
-                    addr.clone(),
+                    session,
                     iter,
                     w,
                     acks.clone(),
