@@ -6,12 +6,9 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 use zk_client::{Client, ClientBuilder, SessionState, StateStream};
 use zk_testkit::{ApacheOptions, ApacheServer, TestDir};
 
@@ -241,74 +238,10 @@ pub async fn expire(client: &Client, proxy: &Proxy, server: &str) {
     wait_state(&mut states, SessionState::Expired).await;
 }
 
-/// A TCP proxy between a client and a server that a test can cut: `block()` closes every proxied
-/// connection and refuses new ones until `unblock()` (copied from zk-client's tests).
-pub struct Proxy {
-    addr: SocketAddr,
-    blocked: watch::Sender<bool>,
-    accept: tokio::task::JoinHandle<()>,
-}
-
-impl Proxy {
-    pub async fn start(target: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (blocked, _) = watch::channel(false);
-        let target = Arc::new(Mutex::new(target));
-        let accept = tokio::spawn(accept_loop(listener, blocked.clone(), target));
-        Proxy {
-            addr,
-            blocked,
-            accept,
-        }
-    }
-
-    pub fn connect_string(&self) -> String {
-        self.addr.to_string()
-    }
-
-    pub fn block(&self) {
-        self.blocked.send_replace(true);
-    }
-
-    pub fn unblock(&self) {
-        self.blocked.send_replace(false);
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.accept.abort();
-        self.blocked.send_replace(true);
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    blocked: watch::Sender<bool>,
-    target: Arc<Mutex<SocketAddr>>,
-) {
-    loop {
-        let Ok((mut client, _)) = listener.accept().await else {
-            return;
-        };
-        if *blocked.borrow() {
-            drop(client);
-            continue;
-        }
-        let target = *target.lock().unwrap();
-        let mut rx = blocked.subscribe();
-        tokio::spawn(async move {
-            let Ok(mut server) = TcpStream::connect(target).await else {
-                return;
-            };
-            tokio::select! {
-                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                _ = rx.wait_for(|b| *b) => {}
-            }
-        });
-    }
-}
+/// The cuttable TCP proxy of zk-client's tests, shared as one file rather than copied.
+#[path = "../../../client/tests/common/proxy.rs"]
+mod proxy;
+pub use proxy::Proxy;
 
 /// Runs a read until it succeeds, across connection loss and the test client's own session expiry
 /// (a slow server restart can outlast a bystander's session; the read itself is what matters).
