@@ -81,7 +81,37 @@ impl DiskStorage {
     }
 }
 
-fn to_snap_nodes(nodes: Vec<SnapshotNode>) -> Vec<SnapNode> {
+/// A zk-storage snapshot as the state [`recover_tree`](crate::server::recover_tree) loads.
+pub(crate) fn snapshot_state(zxid: i64, s: SnapshotData) -> SnapshotState {
+    SnapshotState {
+        last_zxid: zxid,
+        digest: s.digest,
+        sessions: s.sessions,
+        nodes: s
+            .nodes
+            .into_iter()
+            .map(|n| SnapshotNode {
+                path: n.path,
+                data: n.data,
+                acl: n.acl.to_vec(),
+                stat: n.stat,
+            })
+            .collect(),
+    }
+}
+
+/// The committed state of `tree` as zk-storage's snapshot (sessions sorted, parents first).
+pub(crate) fn snapshot_data(tree: &DataTree) -> SnapshotData {
+    let mut sessions: Vec<(i64, i32)> = tree.sessions().iter().map(|(k, v)| (*k, *v)).collect();
+    sessions.sort_unstable();
+    SnapshotData {
+        sessions,
+        nodes: to_snap_nodes(tree.snapshot_nodes()),
+        digest: tree.snapshot_digest(),
+    }
+}
+
+pub(crate) fn to_snap_nodes(nodes: Vec<SnapshotNode>) -> Vec<SnapNode> {
     nodes
         .into_iter()
         .map(|n| SnapNode {
@@ -115,21 +145,7 @@ impl Storage for DiskStorage {
             zk_storage::write_snapshot(&self.data_dir, 0, &data)?;
         }
         self.log()?;
-        let snapshot = r.snapshot.map(|(zxid, s)| SnapshotState {
-            last_zxid: zxid,
-            digest: s.digest,
-            sessions: s.sessions,
-            nodes: s
-                .nodes
-                .into_iter()
-                .map(|n| SnapshotNode {
-                    path: n.path,
-                    data: n.data,
-                    acl: n.acl.to_vec(),
-                    stat: n.stat,
-                })
-                .collect(),
-        });
+        let snapshot = r.snapshot.map(|(zxid, s)| snapshot_state(zxid, s));
         let txns = r.txns;
         Ok(Recovered { snapshot, txns })
     }

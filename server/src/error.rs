@@ -12,6 +12,9 @@ pub enum ServerError {
     /// Storage failed (recovery, log or snapshot).
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The ensemble peer could not start or stopped.
+    #[error(transparent)]
+    Quorum(#[from] crate::quorum::QuorumError),
     /// Binding or another socket operation failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

@@ -57,6 +57,7 @@ pub mod admin;
 pub mod config;
 mod core;
 mod durability;
+pub mod ensemble;
 mod error;
 pub mod hash;
 mod net;

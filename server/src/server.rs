@@ -163,8 +163,24 @@ impl ServerBuilder {
             None if self.in_memory => Box::new(MemStorage::new()),
             None => crate::durability::open(&cfg)?,
         };
-        let recovered = storage.recover()?;
-        let tree = recover_tree(recovered, cfg.digest_enabled);
+        let mut quorum = None;
+        let (tree, first_session_id) = if is_ensemble(&cfg) {
+            let q = crate::ensemble::start_peer(&cfg).await?;
+            storage = Box::new(q.snapshot_writer);
+            quorum = Some((q.handle, q.replica, q.client_addr));
+            (q.tree, q.first_session_id)
+        } else {
+            let recovered = storage.recover()?;
+            (
+                recover_tree(recovered, cfg.digest_enabled),
+                initial_session_id(0, wall_millis()),
+            )
+        };
+        let addr = match (&self.addr, &quorum) {
+            (Some(a), _) => a.clone(),
+            (None, Some((_, _, a))) => a.clone(),
+            (None, None) => addr,
+        };
         let listener = TcpListener::bind(&addr).await?;
         let local = listener.local_addr()?;
         let (log_ev_tx, log_ev_rx) = mpsc::unbounded_channel();
@@ -184,10 +200,20 @@ impl ServerBuilder {
             container_max_never_used_ms: cfg.container_max_never_used_interval_ms,
             conf_lines: conf_lines(&cfg, local),
         });
-        let core = Core::new(core_cfg, tree, log_tx, initial_session_id(0, wall_millis()));
+        let mut core = Core::new(core_cfg, tree, log_tx, first_session_id);
+        let mut quorum_events = None;
+        let quorum_handle = match quorum {
+            Some((mut handle, replica, _)) => {
+                core.set_replica(replica);
+                quorum_events = handle.take_events();
+                Some(handle)
+            }
+            None => None,
+        };
         let (core_tx, core_rx) = mpsc::channel(CORE_CHANNEL_CAPACITY);
         let (shutdown_tx, _) = broadcast::channel(1);
-        let core_task = tokio::spawn(core.run(core_rx, log_ev_rx, shutdown_tx.subscribe()));
+        let core_task =
+            tokio::spawn(core.run(core_rx, log_ev_rx, quorum_events, shutdown_tx.subscribe()));
         let ctx = Arc::new(ConnCtx {
             core: core_tx,
             max_frame: cfg.jute_maxbuffer,
@@ -208,12 +234,19 @@ impl ServerBuilder {
         info!(addr = %local, "zk-server serving");
         Ok(ServerHandle {
             addr: local,
+            quorum: quorum_handle,
             shutdown_tx,
             core_task: Some(core_task),
             listener_task: Some(listener_task),
             log_thread: Some(log_thread),
         })
     }
+}
+
+/// Whether the config describes an ensemble (more than one `server.N` line); a single-server
+/// config is standalone, as in Apache ZooKeeper.
+pub fn is_ensemble(cfg: &ServerConfig) -> bool {
+    cfg.servers.len() > 1
 }
 
 /// `FileTxnSnapLog.restore`: load the snapshot, replay the txns after it (each checked against
@@ -291,6 +324,8 @@ fn conf_lines(cfg: &ServerConfig, addr: SocketAddr) -> Vec<(String, String)> {
 #[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,
+    /// The ensemble peer, when the config names other servers.
+    quorum: Option<crate::quorum::QuorumHandle>,
     shutdown_tx: broadcast::Sender<()>,
     core_task: Option<JoinHandle<()>>,
     listener_task: Option<JoinHandle<()>>,
@@ -327,12 +362,20 @@ impl ServerHandle {
         if let Some(t) = self.log_thread.take() {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
+        if let Some(q) = self.quorum.take() {
+            if let Err(e) = q.shutdown().await {
+                warn!(error = %e, "quorum peer stopped with an error");
+            }
+        }
     }
 
     /// Stops at once without finishing anything, like `kill -9`: writes not yet acknowledged
     /// may or may not survive; acknowledged ones are durable. Returns once the storage is
     /// released, so a new server may open the same data dir.
     pub async fn kill(mut self) {
+        if let Some(q) = self.quorum.take() {
+            q.kill().await;
+        }
         if let Some(t) = &self.core_task {
             t.abort();
         }
@@ -341,6 +384,12 @@ impl ServerHandle {
         }
         let _ = self.shutdown_tx.send(());
         self.wait().await;
+    }
+
+    /// The ensemble role (`None` for a standalone server): a watch that changes with every
+    /// election, sync and commit.
+    pub fn quorum_role(&self) -> Option<tokio::sync::watch::Receiver<crate::quorum::RoleInfo>> {
+        self.quorum.as_ref().map(|q| q.role())
     }
 
     /// A sender that triggers graceful shutdown (for signal handlers).

@@ -118,6 +118,17 @@ impl SessionTracker {
         self.touch(id, timeout, now);
     }
 
+    /// Replaces every tracked session with `sessions`, each due `timeout` from `now` (a new
+    /// leader starts every global session's clock afresh, as Apache's `LeaderSessionTracker`
+    /// does); the id sequence continues.
+    pub fn reset(&mut self, sessions: impl IntoIterator<Item = (i64, i32)>, now: u64) {
+        self.sessions.clear();
+        self.buckets.clear();
+        for (id, timeout) in sessions {
+            self.track(id, timeout, now);
+        }
+    }
+
     /// Whether the session exists and is not closing.
     pub fn is_live(&self, id: i64) -> bool {
         self.sessions.get(&id).is_some_and(|s| !s.closing)

@@ -100,10 +100,24 @@ pub struct ServerView {
     pub digest_log: Vec<(i64, i64)>,
     /// Digest mismatches seen.
     pub digest_mismatches: u64,
+    /// `standalone`, `leader`, `follower` or `observer` (`ServerStats.getServerState`).
+    pub mode: &'static str,
+    /// Whether the server serves clients (an ensemble member without a quorum does not).
+    pub serving: bool,
+    /// Voting members of the ensemble (1 standalone).
+    pub quorum_size: usize,
 }
 
-/// The server state `srvr`/`mntr` report (`ServerStats.getServerState`).
+/// The server state `srvr`/`mntr` report for a server without an ensemble
+/// (`ServerStats.getServerState`).
 pub const SERVER_STATE: &str = "standalone";
+
+/// What Apache answers most four-letter words with while its ZooKeeperServer is not running
+/// (an ensemble member looking for a leader).
+pub const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests\n";
+
+/// Words Apache still answers while not serving.
+const ANSWERED_WHEN_NOT_SERVING: &[&str] = &["ruok", "conf", "envi", "isro", "srst", "crst"];
 
 /// Open and maximum file descriptors of this process (`zk_open_file_descriptor_count`,
 /// `zk_max_file_descriptor_count`), where the OS tells (Linux `/proc`).
@@ -152,9 +166,12 @@ fn conn_line(out: &mut String, c: &ConnView, brief: bool) {
 /// Runs one command. `cmd` must be a known four-letter word.
 pub fn run(cmd: &str, v: &ServerView) -> String {
     let mut o = String::new();
+    if !v.serving && !ANSWERED_WHEN_NOT_SERVING.contains(&cmd) {
+        return NOT_SERVING.to_string();
+    }
     match cmd {
         "ruok" => o.push_str("imok"),
-        "isro" => o.push_str("rw"),
+        "isro" => o.push_str(if v.serving { "rw" } else { "null" }),
         "srvr" | "stat" => {
             let _ = writeln!(o, "Zookeeper version: {}", full_version());
             if cmd == "stat" {
@@ -168,7 +185,7 @@ pub fn run(cmd: &str, v: &ServerView) -> String {
             let _ = write!(
                 o,
                 "Latency min/avg/max: {}/{}/{}\nReceived: {}\nSent: {}\nConnections: {}\n\
-                 Outstanding: {}\nZxid: 0x{:x}\nMode: {SERVER_STATE}\nNode count: {}\n",
+                 Outstanding: {}\nZxid: 0x{:x}\nMode: {}\nNode count: {}\n",
                 v.min_latency_ms,
                 crate::core::java_double(v.avg_latency_ms),
                 v.max_latency_ms,
@@ -177,6 +194,7 @@ pub fn run(cmd: &str, v: &ServerView) -> String {
                 v.conns.len(),
                 v.outstanding,
                 v.zxid,
+                v.mode,
                 v.node_count
             );
         }
@@ -289,7 +307,7 @@ fn mntr(o: &mut String, v: &ServerView) {
     let (last_size, min_size, max_size) = v.response_size;
     let mut lines: Vec<(&str, String)> = vec![
         ("version", full_version()),
-        ("server_state", SERVER_STATE.into()),
+        ("server_state", v.mode.into()),
         ("ephemerals_count", eph.to_string()),
         ("num_alive_connections", v.conns.len().to_string()),
         ("avg_latency", crate::core::java_double(v.avg_latency_ms)),
@@ -321,7 +339,7 @@ fn mntr(o: &mut String, v: &ServerView) {
         ("outstanding_tls_handshake", "0".into()),
         ("min_client_response_size", min_size.to_string()),
         ("non_mtls_local_conn_count", "0".into()),
-        ("quorum_size", "1".into()),
+        ("quorum_size", v.quorum_size.to_string()),
         ("digest_mismatches_count", v.digest_mismatches.to_string()),
     ]);
     for (k, val) in lines {

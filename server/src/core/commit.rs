@@ -7,7 +7,7 @@ use zk_proto::{perms, ErrorCode, MultiResponse, OpCode, ResponseBody, TxnBody};
 
 use super::reply::{event_frame, reply_frame, ReplyBody};
 use super::stats::last_op_name;
-use super::{Core, InFlight, Origin, Outbound, Queued, ReplyNote};
+use super::{Core, InFlight, Origin, Outbound, Queued, ReplyNote, FORWARDED};
 use crate::acl::check_acl;
 use crate::persist::{LogCmd, SnapshotState};
 use crate::tree::{Trigger, TriggerKind, TxnResult};
@@ -17,62 +17,68 @@ use crate::watch::Table;
 impl Core {
     /// Commits every in-flight txn with zxid <= `upto`.
     pub(super) fn commit_through(&mut self, upto: Zxid) {
-        let uptime_ms = self.now_ms();
         while self.inflight.front().is_some_and(|f| f.zxid <= upto) {
             let InFlight { zxid, txn, origin } = self.inflight.pop_front().expect("checked");
-            let outcome = self.tree.apply(&txn.header, &txn.body);
-            // ZKDatabase.processTxn -> DataTree.compareDigest: prep's precalculated digest
-            // must equal the applied tree's; a mismatch is counted and logged.
-            self.tree.compare_digest(&txn.header, txn.digest.as_ref());
-            self.pending.applied(zxid);
-            self.stats.txns_committed += 1;
-            self.fire(&outcome.triggers);
-            match origin {
-                Origin::Request {
-                    conn,
-                    xid,
-                    opcode,
-                    received,
-                } => {
-                    let is_error_txn = txn.header.txn_type == OpCode::Error.code();
-                    let result = write_reply(opcode, is_error_txn, outcome.result);
-                    if let Some(c) = self.conns.get_mut(&conn) {
-                        if let Some(Queued::Write(z)) = c.queue.front() {
-                            if *z == zxid {
-                                c.queue.pop_front();
-                            }
+            self.apply_committed(zxid, &txn, origin);
+        }
+    }
+
+    /// Applies one committed txn, fires its watches, answers its origin, and closes its
+    /// session if it was a closeSession.
+    pub(super) fn apply_committed(&mut self, zxid: Zxid, txn: &crate::txn::Txn, origin: Origin) {
+        let uptime_ms = self.now_ms();
+        let outcome = self.tree.apply(&txn.header, &txn.body);
+        // ZKDatabase.processTxn -> DataTree.compareDigest: prep's precalculated digest
+        // must equal the applied tree's; a mismatch is counted and logged.
+        self.tree.compare_digest(&txn.header, txn.digest.as_ref());
+        self.pending.applied(zxid);
+        self.stats.txns_committed += 1;
+        self.fire(&outcome.triggers);
+        match origin {
+            Origin::Request {
+                conn,
+                xid,
+                opcode,
+                received,
+            } => {
+                let is_error_txn = txn.header.txn_type == OpCode::Error.code();
+                let result = write_reply(opcode, is_error_txn, outcome.result);
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    if let Some(Queued::Write(z)) = c.queue.front() {
+                        if *z == zxid || *z == FORWARDED {
+                            c.queue.pop_front();
                         }
-                        c.last_zxid = zxid;
-                        let frame = reply_frame(xid, zxid, &result);
-                        let note = ReplyNote {
-                            op: last_op_name(opcode),
-                            cxid: xid,
-                            received,
-                            frame_len: frame.len(),
-                        };
-                        self.stats.reply(&mut c.cstats, note, self.now, uptime_ms);
-                        c.send(Outbound::Reply(frame));
                     }
-                    self.drain_reads(conn);
+                    c.last_zxid = zxid;
+                    let frame = reply_frame(xid, zxid, &result);
+                    let note = ReplyNote {
+                        op: last_op_name(opcode),
+                        cxid: xid,
+                        received,
+                        frame_len: frame.len(),
+                    };
+                    self.stats.reply(&mut c.cstats, note, self.now, uptime_ms);
+                    c.send(Outbound::Reply(frame));
                 }
-                Origin::NewSession {
-                    conn,
-                    timeout,
-                    read_only_flag,
-                } => self.session_created(conn, txn.header.client_id, timeout, read_only_flag),
-                Origin::Internal => {}
+                self.drain_reads(conn);
             }
-            if let TxnBody::CloseSession(_) = &txn.body {
-                info!(
-                    session = format_args!("{:#x}", txn.header.client_id),
-                    "session closed"
-                );
-                self.session_closed(txn.header.client_id);
-            }
-            self.txns_since_snapshot += 1;
-            if self.txns_since_snapshot >= self.snapshot_at {
-                self.take_snapshot();
-            }
+            Origin::NewSession {
+                conn,
+                timeout,
+                read_only_flag,
+            } => self.session_created(conn, txn.header.client_id, timeout, read_only_flag),
+            Origin::Internal => {}
+        }
+        if let TxnBody::CloseSession(_) = &txn.body {
+            info!(
+                session = format_args!("{:#x}", txn.header.client_id),
+                "session closed"
+            );
+            self.session_closed(txn.header.client_id);
+        }
+        self.txns_since_snapshot += 1;
+        if self.txns_since_snapshot >= self.snapshot_at {
+            self.take_snapshot();
         }
     }
 

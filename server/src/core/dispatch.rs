@@ -52,6 +52,13 @@ impl Core {
             self.watches.remove_conn(conn);
             return;
         }
+        self.note_activity(session, timeout);
+        if let Ok(RequestBody::Sync(s)) = &body {
+            let path = s.path.clone();
+            if self.replica_sync(conn, xid, received, path) {
+                return;
+            }
+        }
         let body = match body {
             Ok(b) if op.is_write() => b,
             other => {
@@ -71,6 +78,10 @@ impl Core {
         if self.log_failed {
             let c = self.conns.get_mut(&conn).expect("checked above");
             c.send(Outbound::Close(None));
+            return;
+        }
+        if self.is_learner() {
+            self.forward_write(conn, xid, received, body);
             return;
         }
         let zxid = self.next_zxid();

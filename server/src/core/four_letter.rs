@@ -105,6 +105,12 @@ impl Core {
             },
             digest_log: self.tree.digest_log().map(|d| (d.zxid, d.digest)).collect(),
             digest_mismatches: self.tree.digest_mismatches(),
+            mode: self
+                .replica
+                .as_ref()
+                .map_or(crate::admin::SERVER_STATE, |r| r.mode()),
+            serving: self.accepts_clients(),
+            quorum_size: self.replica.as_ref().map_or(1, |r| r.voters()),
         };
         crate::admin::run(cmd, &view)
     }

@@ -13,6 +13,7 @@ mod dispatch;
 mod four_letter;
 mod read;
 mod reaper;
+mod replica;
 pub(crate) mod reply;
 mod sessions;
 mod stats;
@@ -30,11 +31,18 @@ use crate::acl::AuthIds;
 use crate::hash::FastMap;
 use crate::persist::{LogCmd, LogEvent};
 use crate::prep::{PendingChanges, PrepConfig};
+use crate::quorum::QuorumEvent;
 use crate::session::SessionTracker;
 use crate::tree::DataTree;
 use crate::txn::{Txn, Zxid};
 use crate::watch::{ConnId, WatchManager};
 
+/// Quorum events handled per loop turn before replies are flushed.
+const QUORUM_EVENT_BATCH: usize = 256;
+/// How long a graceful shutdown waits for an ensemble to commit the writes in flight.
+const QUORUM_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub(crate) use replica::Replica;
 pub(crate) use stats::{clock_us, java_double, ConnStats, ReplyNote, ServerStats};
 
 /// What the core sends to a connection task.
@@ -118,9 +126,15 @@ pub struct CoreConfig {
     pub conf_lines: Vec<(String, String)>,
 }
 
+/// The zxid a learner's forwarded write waits under: the leader assigns the real one.
+const FORWARDED: Zxid = 0;
+
 #[derive(Debug)]
 enum Queued {
+    /// A write in flight: its zxid, or [`FORWARDED`].
     Write(Zxid),
+    /// A `sync` waiting for the commit point (ensemble only); later reads wait behind it.
+    Sync,
     Read {
         xid: i32,
         received: stats::Micros,
@@ -202,6 +216,8 @@ pub struct Core {
     /// of the current loop turn.
     now_ms: u64,
     reap: reaper::ReapQueue,
+    /// Ensemble membership; `None` for a standalone server.
+    replica: Option<Box<Replica>>,
 }
 
 impl Core {
@@ -242,6 +258,7 @@ impl Core {
             now: stats::clock_us(),
             now_ms: 0,
             reap: reaper::ReapQueue::new(cfg_max_per_minute),
+            replica: None,
         };
         core.snapshot_at = core.roll_snapshot_threshold();
         core
@@ -285,6 +302,12 @@ impl Core {
     }
 
     fn flush_batch(&mut self) {
+        if let Some(r) = &self.replica {
+            for txn in self.batch.drain(..) {
+                r.propose(&txn);
+            }
+            return;
+        }
         if !self.batch.is_empty() {
             let batch = std::mem::take(&mut self.batch);
             if self.log.send(LogCmd::Append(batch)).is_err() {
@@ -299,8 +322,10 @@ impl Core {
         mut self,
         mut rx: mpsc::Receiver<CoreMsg>,
         mut log_events: mpsc::UnboundedReceiver<LogEvent>,
+        mut quorum_events: Option<mpsc::UnboundedReceiver<QuorumEvent>>,
         mut shutdown: broadcast::Receiver<()>,
     ) {
+        let mut drain_deadline: Option<tokio::time::Instant> = None;
         let mut tick = tokio::time::interval(Duration::from_millis(self.cfg.tick_ms.max(1)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut reaper =
@@ -331,6 +356,28 @@ impl Core {
                     }
                     None => break,
                 },
+                ev = recv_opt(&mut quorum_events) => match ev {
+                    Some(ev) => {
+                        self.turn_clock();
+                        self.on_quorum_event(ev);
+                        for _ in 0..QUORUM_EVENT_BATCH {
+                            match quorum_events.as_mut().map(|q| q.try_recv()) {
+                                Some(Ok(ev)) => self.on_quorum_event(ev),
+                                _ => break,
+                            }
+                        }
+                        self.after_quorum_events();
+                    }
+                    None => {
+                        tracing::error!("quorum peer stopped; closing all connections");
+                        self.close_all();
+                        break;
+                    }
+                },
+                _ = sleep_until_opt(drain_deadline), if draining => {
+                    tracing::warn!(in_flight = self.inflight.len(), "ensemble did not commit the writes in flight; stopping");
+                    break;
+                }
                 n = rx.recv_many(&mut msgs, 256), if !draining => {
                     if n == 0 {
                         draining = true;
@@ -342,7 +389,9 @@ impl Core {
                 }
                 _ = tick.tick(), if !draining => {
                     self.turn_clock();
-                    self.expire_sessions();
+                    if self.expires_sessions() {
+                        self.expire_sessions();
+                    }
                 }
                 _ = reaper.tick(), if !draining => {
                     self.turn_clock();
@@ -353,6 +402,9 @@ impl Core {
                     self.reap_due();
                 }
                 _ = &mut stop, if !draining => draining = true,
+            }
+            if draining && self.replica.is_some() && drain_deadline.is_none() {
+                drain_deadline = Some(tokio::time::Instant::now() + QUORUM_DRAIN_TIMEOUT);
             }
             self.flush_batch();
             if draining && self.inflight.is_empty() {
@@ -390,6 +442,7 @@ impl Core {
     }
 
     fn conn_closed(&mut self, conn: ConnId) {
+        self.forget_revalidation(conn);
         if let Some(c) = self.conns.remove(&conn) {
             if let Some(s) = c.session {
                 if self.session_conns.get(&s) == Some(&conn) {
@@ -398,6 +451,22 @@ impl Core {
             }
         }
         self.watches.remove_conn(conn);
+    }
+}
+
+/// Receives from an optional channel; pends forever without one (a standalone server).
+async fn recv_opt<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sleeps until `at`; never completes for `None`.
+async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

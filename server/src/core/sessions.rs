@@ -23,6 +23,11 @@ impl Core {
         out: OutTx,
     ) {
         self.stats.packets_received += 1;
+        if !self.accepts_clients() {
+            debug!(conn, "not serving: no quorum");
+            let _ = out.send(Outbound::Close(None));
+            return;
+        }
         if req.last_zxid_seen > self.tree.last_zxid() {
             info!(
                 conn,
@@ -56,6 +61,16 @@ impl Core {
             let id = self.sessions.next_session_id();
             self.sessions.track(id, timeout, now);
             c.session = Some(id);
+            if self.is_learner() {
+                debug!(
+                    conn,
+                    session = format_args!("{id:#x}"),
+                    timeout,
+                    "new session (forwarded)"
+                );
+                self.learner_new_session(conn, c, id, ro_flag);
+                return;
+            }
             self.session_conns.insert(id, conn);
             self.conns.insert(conn, c);
             let zxid = self.next_zxid();
@@ -90,6 +105,10 @@ impl Core {
             }
         }
         let passwd_ok = req.passwd.as_deref() == Some(&session_password(id)[..]);
+        if passwd_ok && self.is_learner() {
+            self.revalidate(conn, c, id, ro_flag);
+            return;
+        }
         if passwd_ok && self.sessions.touch(id, timeout, now) {
             self.session_conns.insert(id, conn);
             c.session = Some(id);

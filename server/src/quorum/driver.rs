@@ -41,7 +41,8 @@ use super::disk::Disk;
 use super::election_net::ElectionNet;
 use super::event::{Generation, NetEvent};
 use super::handle::{
-    Builder, Command, NoSnapshots, QuorumError, QuorumEvent, QuorumHandle, RoleInfo, SnapshotSource,
+    Builder, Command, NoSnapshots, QuorumError, QuorumEvent, QuorumHandle, RoleInfo,
+    SnapshotSource, TouchTable,
 };
 use super::peer_net::PeerNet;
 use super::wire::{self, Side, WireContext};
@@ -85,7 +86,9 @@ pub async fn start_with(
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
     let (role_tx, role_rx) = watch::channel(RoleInfo::of(&zab));
+    let touches = TouchTable::default();
     let driver = Driver {
+        touches: touches.clone(),
         delivered: restored.state.applied,
         prev_role: zab.role(),
         zab,
@@ -112,6 +115,7 @@ pub async fn start_with(
     Ok(QuorumHandle {
         id: cfg.my_id,
         cmds: cmd_tx,
+        touches,
         role: role_rx,
         events: Some(ev_rx),
         snapshot: restored.snapshot,
@@ -167,6 +171,8 @@ struct Driver {
     leader_ping_zxid: Zxid,
     ctx: WireContext,
     snapshots: Box<dyn SnapshotSource>,
+    /// Learner: sessions the server core saw activity on, sent with the next PING reply.
+    touches: TouchTable,
 }
 
 impl Driver {
@@ -280,7 +286,57 @@ impl Driver {
                 let _ = reply.send(self.zab.sync_learner(to, payload));
             }
             Command::SnapshotTaken(z) => self.zab.snapshot_taken(z),
+            Command::ProposeAt { zxid, payload } => {
+                let result = self.propose(Box::new(move |_| payload)).and_then(|got| {
+                    if got == zxid {
+                        Ok(())
+                    } else {
+                        warn!(expected = %zxid, %got, "server core predicted the wrong zxid");
+                        Err(ZabError::NotLeader { leader: None })
+                    }
+                });
+                if let Err(error) = result {
+                    let _ = self.out.send(QuorumEvent::Rejected {
+                        zxid: Some(zxid),
+                        error,
+                    });
+                }
+            }
+            Command::ForwardQuiet(payload) => {
+                if let Err(error) = self.zab.forward(payload) {
+                    let _ = self.out.send(QuorumEvent::Rejected { zxid: None, error });
+                }
+            }
+            Command::SyncLearnerQuiet { to, payload } => {
+                if let Err(e) = self.zab.sync_learner(to, payload) {
+                    debug!(%to, %e, "forwarded sync not answered");
+                }
+            }
+            Command::ReportRole => {
+                let _ = self.out.send(QuorumEvent::Role(RoleInfo::of(&self.zab)));
+            }
+            Command::Revalidate { to, payload } => {
+                match to.or_else(|| self.zab.leader().filter(|l| *l != self.cfg.my_id)) {
+                    Some(to) => self.send(to, Message::Revalidate { payload }),
+                    None => debug!("no leader to revalidate with"),
+                }
+            }
         }
+    }
+
+    /// The learner's PING reply payload: the sessions touched since the last one
+    /// (`Learner.ping`: `long sessionId, int timeout` each).
+    fn touch_payload(&self) -> Bytes {
+        let table = match self.touches.lock() {
+            Ok(mut t) => std::mem::take(&mut *t),
+            Err(_) => return Bytes::new(),
+        };
+        let mut b = BytesMut::with_capacity(table.len() * 12);
+        for (session, timeout) in table {
+            b.extend_from_slice(&session.to_be_bytes());
+            b.extend_from_slice(&timeout.to_be_bytes());
+        }
+        b.freeze()
     }
 
     fn propose(&mut self, build: Builder) -> Result<Zxid, ZabError> {
@@ -321,8 +377,14 @@ impl Driver {
                 None => break,
             }
         }
+        let out = &self.out;
         self.role_tx.send_if_modified(|r| {
             let now = RoleInfo::of(&self.zab);
+            if (r.role, r.phase, r.epoch, r.leader) != (now.role, now.phase, now.epoch, now.leader)
+            {
+                // On the event stream too, after the commits it depends on.
+                let _ = out.send(QuorumEvent::Role(now));
+            }
             let changed = *r != now;
             *r = now;
             changed
@@ -333,14 +395,16 @@ impl Driver {
     fn execute(&mut self, action: Action) -> Result<(), QuorumError> {
         match action {
             Action::Send { to, msg } => self.send(to, msg),
-            Action::SendSnapshot { to, zxid } => match self.snapshots.snapshot(zxid) {
-                Some(data) => self.send(to, Message::Snap { zxid, data }),
-                None => {
-                    warn!(%to, %zxid, "no snapshot to send; closing the learner's connection");
-                    self.peers.close(to, None);
-                    self.zab.disconnected(to);
+            Action::SendSnapshot { to, zxid } => {
+                match self.snapshots.snapshot(zxid, self.zab.history()) {
+                    Some(data) => self.send(to, Message::Snap { zxid, data }),
+                    None => {
+                        warn!(%to, %zxid, "no snapshot to send; closing the learner's connection");
+                        self.peers.close(to, None);
+                        self.zab.disconnected(to);
+                    }
                 }
-            },
+            }
             Action::AppendTxns(txns) => self.disk.append(&txns)?,
             Action::Truncate(z) => self.disk.truncate(z)?,
             Action::ApplySnapshot { zxid, data } => {
@@ -429,6 +493,16 @@ impl Driver {
                 }
             }
             msg => {
+                let msg = match msg {
+                    Message::Ping { payload }
+                        if payload.is_empty() && self.zab.leader() == Some(to) =>
+                    {
+                        Message::Ping {
+                            payload: self.touch_payload(),
+                        }
+                    }
+                    m => m,
+                };
                 let Some(conn) = self.peers.conn(to) else {
                     debug!(%to, kind = msg.kind(), "no connection; dropped");
                     return;

@@ -108,13 +108,27 @@ pub enum QuorumEvent {
         /// The data.
         payload: Bytes,
     },
+    /// The role, phase or leadership term changed (or was asked for with
+    /// [`QuorumSender::report_role`]). It follows every commit made before the change, so a core
+    /// that sees `Broadcast` here has applied the whole history the peer started serving with.
+    Role(RoleInfo),
+    /// A [`QuorumSender::propose_at`] or [`QuorumSender::forward`] was refused (leadership lost,
+    /// not serving, or the zxid was not the next one): the server core must drop what it has in
+    /// flight, since nothing it sends afterwards can be ordered after the refused request.
+    Rejected {
+        /// The zxid of a refused proposal (`None` for a refused forward).
+        zxid: Option<Zxid>,
+        /// Why.
+        error: ZabError,
+    },
 }
 
 /// Provides the leader's state as a SNAP stream (the server core owns the tree).
 pub trait SnapshotSource: Send + 'static {
     /// The state machine as of exactly `zxid`, as Apache's snapshot stream; `None` if unavailable (the
-    /// learner's connection is then closed and it retries).
-    fn snapshot(&mut self, zxid: Zxid) -> Option<Bytes>;
+    /// learner's connection is then closed and it retries). `history` is the core's in-memory log
+    /// (committed txns up to `zxid` after its base), for sources that replay onto an older snapshot.
+    fn snapshot(&mut self, zxid: Zxid, history: &zk_zab::History) -> Option<Bytes>;
 }
 
 /// A [`SnapshotSource`] that has none: learners too far behind for a DIFF cannot sync until the server
@@ -123,7 +137,7 @@ pub trait SnapshotSource: Send + 'static {
 pub struct NoSnapshots;
 
 impl SnapshotSource for NoSnapshots {
-    fn snapshot(&mut self, _zxid: Zxid) -> Option<Bytes> {
+    fn snapshot(&mut self, _zxid: Zxid, _history: &zk_zab::History) -> Option<Bytes> {
         None
     }
 }
@@ -145,12 +159,104 @@ pub(super) enum Command {
         reply: oneshot::Sender<Result<(), ZabError>>,
     },
     SnapshotTaken(Zxid),
+    ProposeAt {
+        zxid: Zxid,
+        payload: Bytes,
+    },
+    ForwardQuiet(Bytes),
+    SyncLearnerQuiet {
+        to: PeerId,
+        payload: Bytes,
+    },
+    Revalidate {
+        to: Option<PeerId>,
+        payload: Bytes,
+    },
+    ReportRole,
+}
+
+/// Sessions a learner saw activity on since its last PING reply, with their timeouts
+/// (`LearnerSessionTracker.touchTable`); drained into the reply to each leader PING.
+pub type TouchTable = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, i32>>>;
+
+/// The server core's non-blocking side of a [`QuorumHandle`]: every call queues a command for the
+/// driver and returns at once. Refusals come back in order on the event stream as
+/// [`QuorumEvent::Rejected`], so the core never awaits the driver on its hot path.
+#[derive(Clone)]
+pub struct QuorumSender {
+    pub(super) cmds: mpsc::UnboundedSender<Command>,
+    pub(super) touches: TouchTable,
+}
+
+impl std::fmt::Debug for QuorumSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuorumSender").finish_non_exhaustive()
+    }
+}
+
+impl QuorumSender {
+    /// Leader: proposes an encoded `TxnEntry` the core already stamped with `zxid`, which must be
+    /// the leader's next zxid (the core is the only proposer, so it can predict it).
+    pub fn propose_at(&self, zxid: Zxid, payload: Bytes) -> Result<(), ProposeError> {
+        self.cmds
+            .send(Command::ProposeAt { zxid, payload })
+            .map_err(|_| ProposeError::Stopped)
+    }
+
+    /// Learner: forwards a REQUEST packet (jute-encoded) to the leader.
+    pub fn forward(&self, payload: Bytes) -> Result<(), ProposeError> {
+        self.cmds
+            .send(Command::ForwardQuiet(payload))
+            .map_err(|_| ProposeError::Stopped)
+    }
+
+    /// Leader: answers learner `to`'s forwarded sync once everything proposed so far is committed.
+    pub fn sync_learner(&self, to: PeerId, payload: Bytes) -> Result<(), ProposeError> {
+        self.cmds
+            .send(Command::SyncLearnerQuiet { to, payload })
+            .map_err(|_| ProposeError::Stopped)
+    }
+
+    /// Sends a REVALIDATE: to the leader (`to == None`, learner asking about a session) or to
+    /// learner `to` (leader answering).
+    pub fn revalidate(&self, to: Option<PeerId>, payload: Bytes) -> Result<(), ProposeError> {
+        self.cmds
+            .send(Command::Revalidate { to, payload })
+            .map_err(|_| ProposeError::Stopped)
+    }
+
+    /// The server core wrote a snapshot at `zxid`; the core may forget older txns.
+    pub fn snapshot_taken(&self, zxid: Zxid) {
+        let _ = self.cmds.send(Command::SnapshotTaken(zxid));
+    }
+
+    /// Asks for a [`QuorumEvent::Role`] with the current role.
+    pub fn report_role(&self) {
+        let _ = self.cmds.send(Command::ReportRole);
+    }
+
+    /// Learner: records activity on a session for the next PING reply.
+    pub fn touch(&self, session: i64, timeout: i32) {
+        if let Ok(mut t) = self.touches.lock() {
+            t.insert(session, timeout);
+        }
+    }
+}
+
+impl std::fmt::Debug for QuorumHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuorumHandle")
+            .field("id", &self.id)
+            .field("role", &*self.role.borrow())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The handle to a running quorum peer.
 pub struct QuorumHandle {
     pub(super) id: PeerId,
     pub(super) cmds: mpsc::UnboundedSender<Command>,
+    pub(super) touches: TouchTable,
     pub(super) role: watch::Receiver<RoleInfo>,
     pub(super) events: Option<mpsc::UnboundedReceiver<QuorumEvent>>,
     pub(super) snapshot: Option<(Zxid, zk_storage::SnapshotData)>,
@@ -169,6 +275,14 @@ impl QuorumHandle {
         self.role.clone()
     }
 
+    /// The non-blocking command side, for the server core.
+    pub fn sender(&self) -> QuorumSender {
+        QuorumSender {
+            cmds: self.cmds.clone(),
+            touches: self.touches.clone(),
+        }
+    }
+
     /// The event stream (once).
     pub fn take_events(&mut self) -> Option<mpsc::UnboundedReceiver<QuorumEvent>> {
         self.events.take()
@@ -177,6 +291,11 @@ impl QuorumHandle {
     /// The snapshot found at start-up, which the server core loads before applying `Committed` events.
     pub fn restored_snapshot(&self) -> Option<&(Zxid, zk_storage::SnapshotData)> {
         self.snapshot.as_ref()
+    }
+
+    /// Takes the snapshot found at start-up (see [`QuorumHandle::restored_snapshot`]).
+    pub fn take_restored_snapshot(&mut self) -> Option<(Zxid, zk_storage::SnapshotData)> {
+        self.snapshot.take()
     }
 
     /// Leader: proposes an encoded `TxnEntry`; the assigned zxid is stamped into its header.

@@ -30,5 +30,6 @@ pub use config::{read_myid, write_myid, PeerAddr, QuorumConfig};
 pub use driver::{start, start_with};
 pub use event::{Generation, NetEvent};
 pub use handle::{
-    NoSnapshots, ProposeError, QuorumError, QuorumEvent, QuorumHandle, RoleInfo, SnapshotSource,
+    NoSnapshots, ProposeError, QuorumError, QuorumEvent, QuorumHandle, QuorumSender, RoleInfo,
+    SnapshotSource, TouchTable,
 };
