@@ -56,9 +56,8 @@ async fn wait_for_leader(nodes: &[Node]) -> usize {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn three_servers_serve_clients_and_fail_over() {
-    let dir = TestDir::new("ensemble-smoke").unwrap();
+/// Three zk-server peers on loopback (not started), with `extra` config lines.
+fn ensemble(dir: &TestDir, extra: &str) -> Vec<Node> {
     let ports = free_ports(9).unwrap();
     let mut servers = String::new();
     for i in 0..3 {
@@ -76,13 +75,28 @@ async fn three_servers_serve_clients_and_fail_over() {
         std::fs::create_dir_all(&data).unwrap();
         std::fs::write(data.join("myid"), format!("{}\n", i + 1)).unwrap();
         let text = format!(
-            "tickTime=100\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={}\n{servers}",
+            "4lw.commands.whitelist=*\ntickTime=100\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={}\n{servers}{extra}",
             data.display(),
             ports[i * 3 + 2]
         );
         let cfg = ServerConfig::parse(&text).unwrap();
         nodes.push(Node { cfg, handle: None });
     }
+    nodes
+}
+
+async fn isro(addr: &str) -> Option<String> {
+    let addr = addr.parse().ok()?;
+    tokio::task::spawn_blocking(move || zk_testkit::four_letter(addr, "isro"))
+        .await
+        .ok()?
+        .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_servers_serve_clients_and_fail_over() {
+    let dir = TestDir::new("ensemble-smoke").unwrap();
+    let mut nodes = ensemble(&dir, "");
     for n in nodes.iter_mut() {
         n.handle = Some(
             Server::builder()
@@ -163,6 +177,99 @@ async fn three_servers_serve_clients_and_fail_over() {
     back.sync("/").await.unwrap();
     assert_eq!(back.get_data("/after").await.unwrap().0, b"a");
     assert_eq!(back.get_data("/n0").await.unwrap().0, b"x");
+    for n in nodes.iter_mut() {
+        if let Some(h) = n.handle.take() {
+            h.shutdown().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_peer_without_quorum_serves_read_only_sessions() {
+    let dir = TestDir::new("ensemble-ro").unwrap();
+    let mut nodes = ensemble(&dir, "readonlymode.enabled=true\n");
+    for n in nodes.iter_mut() {
+        n.handle = Some(
+            Server::builder()
+                .config(n.cfg.clone())
+                .start()
+                .await
+                .unwrap(),
+        );
+    }
+    let leader = wait_for_leader(&nodes).await;
+    let addr = nodes[leader].handle.as_ref().unwrap().connect_string();
+    let c = Client::connect(&addr).await.unwrap();
+    c.create(
+        "/ro",
+        b"before",
+        &CreateOptions::new(CreateMode::Persistent),
+    )
+    .await
+    .unwrap();
+    c.close().await;
+    let lone = (leader + 1) % 3;
+    let lone_addr = nodes[lone].handle.as_ref().unwrap().connect_string();
+    zk_client::Client::connect(&lone_addr)
+        .await
+        .unwrap()
+        .sync("/")
+        .await
+        .unwrap();
+    for i in 0..3 {
+        if i != lone {
+            nodes[i].handle.take().unwrap().kill().await;
+        }
+    }
+    // The survivor looks for a leader, then serves read-only sessions.
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while isro(&lone_addr).await.as_deref() != Some("ro") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never went read-only: {:?} {:?}",
+            isro(&lone_addr).await,
+            mode(&lone_addr).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(mode(&lone_addr).await.as_deref(), Some("read-only"));
+    let ro = Client::builder()
+        .with_read_only(true)
+        .connect(&lone_addr)
+        .await
+        .unwrap();
+    assert_eq!(ro.get_data("/ro").await.unwrap().0, b"before");
+    let err = ro.set_data("/ro", b"x", None).await.unwrap_err();
+    assert!(
+        err.to_string().to_lowercase().contains("read-only"),
+        "{err}"
+    );
+    // A client that does not allow read-only sessions is refused (it keeps trying).
+    let strict =
+        tokio::time::timeout(Duration::from_millis(500), Client::connect(&lone_addr)).await;
+    assert!(
+        !matches!(strict, Ok(Ok(_))),
+        "a read-write session on a read-only server"
+    );
+    // A quorum again: back to read-write.
+    let back = (lone + 1) % 3;
+    nodes[back].handle = Some(
+        Server::builder()
+            .config(nodes[back].cfg.clone())
+            .start()
+            .await
+            .unwrap(),
+    );
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while isro(&lone_addr).await.as_deref() != Some("rw") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never went back to read-write"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rw = Client::connect(&lone_addr).await.unwrap();
+    rw.set_data("/ro", b"after", None).await.unwrap();
     for n in nodes.iter_mut() {
         if let Some(h) = n.handle.take() {
             h.shutdown().await;

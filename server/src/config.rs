@@ -179,6 +179,9 @@ pub struct ServerConfig {
     /// Keep the tree digest, log it with each txn and snapshot, check it on replay
     /// (`zookeeper.digest.enabled`).
     pub digest_enabled: bool,
+    /// `readonlymode.enabled` (a system property in Apache): an ensemble member that lost its
+    /// quorum serves reads to clients that allow read-only sessions.
+    pub read_only_mode: bool,
 }
 
 impl Default for ServerConfig {
@@ -207,6 +210,7 @@ impl Default for ServerConfig {
             container_max_per_minute: DEFAULT_CONTAINER_MAX_PER_MINUTE,
             container_max_never_used_interval_ms: DEFAULT_CONTAINER_MAX_NEVER_USED_INTERVAL_MS,
             digest_enabled: DEFAULT_DIGEST_ENABLED,
+            read_only_mode: false,
         }
     }
 }
@@ -314,6 +318,7 @@ impl ServerConfig {
         };
         match property {
             "digest.enabled" => self.digest_enabled = boolean(key, value)?,
+            "readonlymode.enabled" => self.read_only_mode = boolean(key, value)?,
             "znode.container.checkIntervalMs" => {
                 self.container_check_interval_ms = positive(num(key, value)?)?
             }

@@ -171,7 +171,11 @@ pub fn run(cmd: &str, v: &ServerView) -> String {
     }
     match cmd {
         "ruok" => o.push_str("imok"),
-        "isro" => o.push_str(if v.serving { "rw" } else { "null" }),
+        "isro" => o.push_str(match (v.serving, v.mode) {
+            (true, "read-only") => "ro",
+            (true, _) => "rw",
+            (false, _) => "null",
+        }),
         "srvr" | "stat" => {
             let _ = writeln!(o, "Zookeeper version: {}", full_version());
             if cmd == "stat" {

@@ -52,6 +52,14 @@ impl Core {
             self.watches.remove_conn(conn);
             return;
         }
+        if self.is_read_only() {
+            if let Some(e) = self.read_only_request(conn, xid, session, op) {
+                if e != ErrorCode::Ok {
+                    self.serve(conn, xid, received, Err(e));
+                }
+                return;
+            }
+        }
         self.note_activity(session, timeout);
         if let Ok(RequestBody::Sync(s)) = &body {
             let path = s.path.clone();

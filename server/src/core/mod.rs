@@ -392,6 +392,7 @@ impl Core {
                     if self.expires_sessions() {
                         self.expire_sessions();
                     }
+                    self.read_only_tick();
                 }
                 _ = reaper.tick(), if !draining => {
                     self.turn_clock();

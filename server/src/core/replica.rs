@@ -27,7 +27,7 @@ use zk_proto::records::txn::ErrorTxn;
 use zk_proto::{ErrorCode, OpCode, RequestBody, ResponseBody, TxnBody, TxnHeader};
 use zk_zab::{Role, ZabPhase};
 
-use super::reply::{connect_frame, reply_frame, ReplyBody};
+use super::reply::{connect_frame, read_only_connect_frame, reply_frame, ReplyBody};
 use super::stats::{last_op_name, Micros};
 use super::{Conn, Core, Origin, Outbound, Queued, ReplyNote, FORWARDED};
 use crate::acl::AuthIds;
@@ -37,6 +37,11 @@ use crate::quorum::{QuorumEvent, QuorumSender, RoleInfo};
 use crate::session::session_password;
 use crate::txn::{Txn, Zxid};
 use crate::watch::{ConnId, WatchManager};
+
+/// How long a peer without a leader waits before it serves read-only (Apache's
+/// `QuorumPeer` waits `max(2000, tickTime)` ms, so that a normal election does not flap
+/// clients into read-only sessions).
+const READ_ONLY_DELAY_MS: u64 = 2000;
 
 /// `OpCode.createSession` as a REQUEST's type.
 const CREATE_SESSION: i32 = -10;
@@ -81,12 +86,29 @@ pub(crate) struct Replica {
     leader_syncs: VecDeque<(Zxid, PendingSync)>,
     /// Learner: sessions waiting for the leader's REVALIDATE answer.
     revalidating: FastMap<i64, Revalidating>,
+    /// `readonlymode.enabled`.
+    read_only_enabled: bool,
+    /// Serving read-only sessions (no quorum; `ReadOnlyZooKeeperServer`).
+    read_only: bool,
+    /// When (core ms) this peer started looking for a leader, while it has none.
+    looking_since: Option<u64>,
+    /// How long a peer looks for a leader before it serves read-only.
+    read_only_delay_ms: u64,
 }
 
 impl Replica {
     /// The ensemble state of a peer that has not yet found a leader.
-    pub(crate) fn new(quorum: QuorumSender, voters: usize) -> Self {
+    pub(crate) fn new(
+        quorum: QuorumSender,
+        voters: usize,
+        read_only_enabled: bool,
+        tick_ms: u64,
+    ) -> Self {
         Replica {
+            read_only_enabled,
+            read_only: false,
+            looking_since: Some(0),
+            read_only_delay_ms: READ_ONLY_DELAY_MS.max(tick_ms),
             quorum,
             voters,
             role: None,
@@ -98,9 +120,14 @@ impl Replica {
         }
     }
 
-    /// Whether clients are served.
+    /// Whether clients are served read-write.
     pub(crate) fn is_serving(&self) -> bool {
         self.serving
+    }
+
+    /// Whether read-only sessions are served (no quorum, `readonlymode.enabled`).
+    pub(crate) fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// Whether this peer leads.
@@ -110,6 +137,9 @@ impl Replica {
 
     /// `Mode:` of `srvr`.
     pub(crate) fn mode(&self) -> &'static str {
+        if self.read_only {
+            return "read-only";
+        }
         match self.role.map(|r| r.role) {
             Some(Role::Leading) => "leader",
             Some(Role::Following { .. }) => "follower",
@@ -177,7 +207,107 @@ impl Core {
 
     /// Whether clients may connect.
     pub(super) fn accepts_clients(&self) -> bool {
-        self.replica.as_ref().map_or(true, |r| r.is_serving())
+        self.replica
+            .as_ref()
+            .map_or(true, |r| r.is_serving() || r.is_read_only())
+    }
+
+    /// Whether only read-only sessions are served.
+    pub(super) fn is_read_only(&self) -> bool {
+        self.replica.as_ref().is_some_and(|r| r.is_read_only())
+    }
+
+    /// The tick: a peer that has looked for a leader long enough serves read-only, if enabled.
+    pub(super) fn read_only_tick(&mut self) {
+        let now = self.now_ms();
+        let Some(r) = self.replica_mut() else { return };
+        let due = r
+            .looking_since
+            .is_some_and(|t| now >= t + r.read_only_delay_ms);
+        if !r.read_only_enabled || r.read_only || r.serving || !due {
+            return;
+        }
+        r.read_only = true;
+        let sessions: Vec<(i64, i32)> =
+            self.tree.sessions().iter().map(|(k, v)| (*k, *v)).collect();
+        self.sessions.reset(sessions, now);
+        info!(
+            zxid = format_args!("{:#x}", self.tree.last_zxid()),
+            "no quorum: serving read-only sessions"
+        );
+    }
+
+    /// Read-only handshake (`ReadOnlyZooKeeperServer`): only clients that allow read-only
+    /// sessions are taken; a new session is local to this server, an existing one is resumed
+    /// on its password.
+    pub(super) fn read_only_connect(
+        &mut self,
+        conn: ConnId,
+        mut c: Conn,
+        req: &zk_proto::ConnectRequest,
+    ) {
+        if req.read_only != Some(true) {
+            debug!(
+                conn,
+                "refusing a client that does not allow read-only sessions"
+            );
+            let _ = c.out.send(Outbound::Close(None));
+            return;
+        }
+        let now = self.now_ms();
+        let timeout = c.timeout;
+        let id = if req.session_id == 0 {
+            self.sessions.next_session_id()
+        } else if req.passwd.as_deref() == Some(&session_password(req.session_id)[..]) {
+            req.session_id
+        } else {
+            let frame = connect_frame(false, 0, 0, &[], true);
+            let _ = c.out.send(Outbound::Close(Some(frame)));
+            return;
+        };
+        if let Some(old) = self.session_conns.insert(id, conn) {
+            if old != conn {
+                if let Some(mut oc) = self.conns.remove(&old) {
+                    oc.send(Outbound::Close(None));
+                }
+                self.watches.remove_conn(old);
+            }
+        }
+        self.sessions.track(id, timeout, now);
+        c.session = Some(id);
+        self.stats.packets_sent += 1;
+        c.send(Outbound::Connected(read_only_connect_frame(
+            timeout,
+            id,
+            &session_password(id),
+        )));
+        self.conns.insert(conn, c);
+        debug!(conn, session = format_args!("{id:#x}"), "read-only session");
+    }
+
+    /// Read-only: a write or sync fails with NOTREADONLY (`ReadOnlyRequestProcessor`); a
+    /// closeSession ends the local session. Returns false for requests served as usual.
+    pub(super) fn read_only_request(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        session: i64,
+        op: OpCode,
+    ) -> Option<ErrorCode> {
+        if !(op.is_write() || op == OpCode::Sync) {
+            return None;
+        }
+        if op == OpCode::CloseSession {
+            self.sessions.remove(session);
+            self.session_conns.remove(&session);
+            let frame = reply_frame(xid, self.tree.last_zxid(), &Ok(ResponseBody::Empty.into()));
+            if let Some(mut c) = self.conns.remove(&conn) {
+                c.send(Outbound::Close(Some(frame)));
+            }
+            self.watches.remove_conn(conn);
+            return Some(ErrorCode::Ok);
+        }
+        Some(ErrorCode::NotReadOnly)
     }
 
     /// One event from the quorum driver, in order.
@@ -216,6 +346,17 @@ impl Core {
     }
 
     fn on_role(&mut self, info: RoleInfo) {
+        let now = self.now_ms();
+        let Some(r) = self.replica_mut() else { return };
+        if info.role == Role::Looking {
+            r.looking_since.get_or_insert(now);
+        } else {
+            r.looking_since = None;
+            if r.read_only {
+                r.read_only = false;
+                self.stop_serving("found a leader: read-only sessions end");
+            }
+        }
         let Some(r) = self.replica_mut() else { return };
         let prev = r.role.replace(info);
         let keep = r.serving && serves(&info) && prev.is_some_and(|p| same_term(&p, &info));

@@ -90,6 +90,27 @@ pub fn connect_frame(
     passwd: &[u8],
     client_sent_read_only: bool,
 ) -> Bytes {
+    connect_frame_with(
+        valid,
+        timeout,
+        session,
+        passwd,
+        client_sent_read_only.then_some(false),
+    )
+}
+
+/// The handshake answer of a read-only server: the session is read-only.
+pub fn read_only_connect_frame(timeout: i32, session: i64, passwd: &[u8]) -> Bytes {
+    connect_frame_with(true, timeout, session, passwd, Some(true))
+}
+
+fn connect_frame_with(
+    valid: bool,
+    timeout: i32,
+    session: i64,
+    passwd: &[u8],
+    read_only: Option<bool>,
+) -> Bytes {
     let rsp = ConnectResponse {
         protocol_version: 0,
         timeout: if valid { timeout } else { 0 },
@@ -99,7 +120,7 @@ pub fn connect_frame(
         } else {
             Bytes::from_static(&[0u8; 16])
         }),
-        read_only: client_sent_read_only.then_some(false),
+        read_only,
     };
     let mut buf = BytesMut::with_capacity(48);
     write_frame(&mut buf, |b| rsp.write(b));

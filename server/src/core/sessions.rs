@@ -44,6 +44,7 @@ impl Core {
             self.cfg.max_session_timeout,
         );
         let ro_flag = req.read_only.is_some();
+        let read_only = self.is_read_only();
         let mut c = Conn {
             out,
             peer,
@@ -56,6 +57,10 @@ impl Core {
             timeout,
             last_zxid: 0,
         };
+        if read_only {
+            self.read_only_connect(conn, c, &req);
+            return;
+        }
         let now = self.now_ms();
         if req.session_id == 0 {
             let id = self.sessions.next_session_id();

@@ -77,7 +77,12 @@ pub(crate) async fn start_peer(cfg: &ServerConfig) -> Result<StartedPeer, Server
     let purge_retain = (cfg.purge_interval > 0)
         .then_some((cfg.snap_retain_count as usize).max(zk_storage::MIN_SNAP_RETAIN_COUNT));
     Ok(StartedPeer {
-        replica: Replica::new(sender.clone(), voters),
+        replica: Replica::new(
+            sender.clone(),
+            voters,
+            cfg.read_only_mode,
+            u64::from(cfg.tick_time),
+        ),
         handle,
         tree,
         first_session_id: initial_session_id(peer_byte(my_id)?, wall_millis()),
