@@ -216,9 +216,9 @@ async fn a_peer_without_quorum_serves_read_only_sessions() {
         .sync("/")
         .await
         .unwrap();
-    for i in 0..3 {
+    for (i, n) in nodes.iter_mut().enumerate() {
         if i != lone {
-            nodes[i].handle.take().unwrap().kill().await;
+            n.handle.take().unwrap().kill().await;
         }
     }
     // The survivor looks for a leader, then serves read-only sessions.
