@@ -276,3 +276,62 @@ async fn a_peer_without_quorum_serves_read_only_sessions() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wiped_follower_catches_up_from_the_leaders_snapshot() {
+    let dir = TestDir::new("ensemble-snap").unwrap();
+    let mut nodes = ensemble(&dir, "snapCount=50\n");
+    for n in nodes.iter_mut() {
+        n.handle = Some(
+            Server::builder()
+                .config(n.cfg.clone())
+                .start()
+                .await
+                .unwrap(),
+        );
+    }
+    let leader = wait_for_leader(&nodes).await;
+    let wiped = (leader + 1) % 3;
+    nodes[wiped].handle.take().unwrap().kill().await;
+    let data = nodes[wiped].cfg.data_dir.clone();
+    std::fs::remove_dir_all(data.join("version-2")).unwrap();
+    for f in ["acceptedEpoch", "currentEpoch"] {
+        let _ = std::fs::remove_file(data.join(f));
+    }
+    let addr = nodes[leader].handle.as_ref().unwrap().connect_string();
+    let c = Client::connect(&addr).await.unwrap();
+    let opts = CreateOptions::new(CreateMode::Persistent);
+    // Enough txns for snapshots and for the leader to forget the oldest ones.
+    let writes: Vec<_> = (0..1200)
+        .map(|i| c.create(&format!("/k{i}"), format!("{i}").as_bytes(), &opts))
+        .collect();
+    for w in writes {
+        w.await.unwrap();
+    }
+    nodes[wiped].handle = Some(
+        Server::builder()
+            .config(nodes[wiped].cfg.clone())
+            .start()
+            .await
+            .unwrap(),
+    );
+    wait_for_leader(&nodes).await;
+    let back = Client::connect(&nodes[wiped].handle.as_ref().unwrap().connect_string())
+        .await
+        .unwrap();
+    back.sync("/").await.unwrap();
+    for i in [0, 599, 1199] {
+        assert_eq!(
+            back.get_data(&format!("/k{i}")).await.unwrap().0,
+            format!("{i}").as_bytes()
+        );
+    }
+    let mut children = back.get_children("/").await.unwrap();
+    children.retain(|c| c.starts_with('k'));
+    assert_eq!(children.len(), 1200);
+    for n in nodes.iter_mut() {
+        if let Some(h) = n.handle.take() {
+            h.shutdown().await;
+        }
+    }
+}

@@ -166,6 +166,7 @@ impl Storage for SnapshotWriter {
             self.log_dir.clone(),
             self.purge_retain,
         );
+        self.quorum.roll_log();
         let quorum = self.quorum.clone();
         let zxid = snap.last_zxid;
         let data = zk_storage::SnapshotData {

@@ -101,6 +101,11 @@ impl Disk {
         Ok(())
     }
 
+    /// Starts a new log segment with the next append.
+    pub fn roll(&mut self) -> Result<(), StorageError> {
+        self.log.roll()
+    }
+
     /// Removes every txn after `zxid` (TRUNC).
     pub fn truncate(&mut self, zxid: Zxid) -> Result<(), StorageError> {
         self.log.truncate(zxid.0 as i64)?;

@@ -312,6 +312,11 @@ impl Driver {
                     debug!(%to, %e, "forwarded sync not answered");
                 }
             }
+            Command::RollLog => {
+                if let Err(e) = self.disk.roll() {
+                    warn!(%e, "cannot roll the txn log");
+                }
+            }
             Command::ReportRole => {
                 let _ = self.out.send(QuorumEvent::Role(RoleInfo::of(&self.zab)));
             }

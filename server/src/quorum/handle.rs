@@ -173,6 +173,7 @@ pub(super) enum Command {
         payload: Bytes,
     },
     ReportRole,
+    RollLog,
 }
 
 /// Sessions a learner saw activity on since its last PING reply, with their timeouts
@@ -228,6 +229,12 @@ impl QuorumSender {
     /// The server core wrote a snapshot at `zxid`; the core may forget older txns.
     pub fn snapshot_taken(&self, zxid: Zxid) {
         let _ = self.cmds.send(Command::SnapshotTaken(zxid));
+    }
+
+    /// Starts a new txn log segment with the next txn (taken with each snapshot, as Apache's
+    /// `SyncRequestProcessor` does, so that autopurge can delete whole old segments).
+    pub fn roll_log(&self) {
+        let _ = self.cmds.send(Command::RollLog);
     }
 
     /// Asks for a [`QuorumEvent::Role`] with the current role.
