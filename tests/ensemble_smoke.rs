@@ -107,6 +107,25 @@ async fn three_servers_serve_clients_and_fail_over() {
         );
     }
     let leader = wait_for_leader(&nodes).await;
+    let leader_addr = nodes[leader].handle.as_ref().unwrap().addr();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let mntr =
+            tokio::task::spawn_blocking(move || zk_testkit::four_letter(leader_addr, "mntr"))
+                .await
+                .unwrap()
+                .unwrap();
+        assert!(
+            mntr.contains("zk_peer_state\tleading - broadcast\n"),
+            "{mntr}"
+        );
+        assert!(mntr.contains("zk_quorum_size\t3\n"), "{mntr}");
+        if mntr.contains("zk_synced_followers\t2\n") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{mntr}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let addrs: Vec<String> = nodes
         .iter()
         .map(|n| n.handle.as_ref().unwrap().connect_string())

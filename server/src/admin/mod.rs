@@ -106,6 +106,10 @@ pub struct ServerView {
     pub serving: bool,
     /// Voting members of the ensemble (1 standalone).
     pub quorum_size: usize,
+    /// Ensemble members: `zk_peer_state` (e.g. `leading - broadcast`).
+    pub peer_state: Option<String>,
+    /// Leader only: its learners.
+    pub learners: Option<zk_zab::LearnerCounts>,
 }
 
 /// The server state `srvr`/`mntr` report for a server without an ensemble
@@ -346,6 +350,18 @@ fn mntr(o: &mut String, v: &ServerView) {
         ("quorum_size", v.quorum_size.to_string()),
         ("digest_mismatches_count", v.digest_mismatches.to_string()),
     ]);
+    if let Some(state) = &v.peer_state {
+        lines.push(("peer_state", state.clone()));
+    }
+    if let Some(l) = v.learners {
+        lines.extend([
+            ("learners", l.learners.to_string()),
+            ("synced_followers", l.synced_followers.to_string()),
+            ("synced_non_voting_followers", "0".into()),
+            ("synced_observers", l.synced_observers.to_string()),
+            ("pending_syncs", l.pending_syncs.to_string()),
+        ]);
+    }
     for (k, val) in lines {
         let _ = writeln!(o, "zk_{k}\t{val}");
     }

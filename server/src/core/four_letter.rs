@@ -111,6 +111,8 @@ impl Core {
                 .map_or(crate::admin::SERVER_STATE, |r| r.mode()),
             serving: self.accepts_clients(),
             quorum_size: self.replica.as_ref().map_or(1, |r| r.voters()),
+            peer_state: self.replica.as_ref().map(|r| r.peer_state()),
+            learners: self.replica.as_ref().and_then(|r| r.learner_counts()),
         };
         crate::admin::run(cmd, &view)
     }

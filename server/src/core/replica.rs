@@ -74,6 +74,8 @@ struct Revalidating {
 #[derive(Debug)]
 pub(crate) struct Replica {
     quorum: QuorumSender,
+    /// The driver's live role (for the four-letter words' figures).
+    live_role: tokio::sync::watch::Receiver<RoleInfo>,
     voters: usize,
     /// The last role the driver reported.
     role: Option<RoleInfo>,
@@ -100,11 +102,13 @@ impl Replica {
     /// The ensemble state of a peer that has not yet found a leader.
     pub(crate) fn new(
         quorum: QuorumSender,
+        live_role: tokio::sync::watch::Receiver<RoleInfo>,
         voters: usize,
         read_only_enabled: bool,
         tick_ms: u64,
     ) -> Self {
         Replica {
+            live_role,
             read_only_enabled,
             read_only: false,
             looking_since: Some(0),
@@ -151,6 +155,29 @@ impl Replica {
     /// Voting members.
     pub(crate) fn voters(&self) -> usize {
         self.voters
+    }
+
+    /// Leader: its learners now.
+    pub(crate) fn learner_counts(&self) -> Option<zk_zab::LearnerCounts> {
+        self.live_role.borrow().learners
+    }
+
+    /// `zk_peer_state` of `mntr` (`QuorumPeer.getDetailedPeerState`): state - phase.
+    pub(crate) fn peer_state(&self) -> String {
+        let r = *self.live_role.borrow();
+        let state = match r.role {
+            Role::Leading => "leading",
+            Role::Following { .. } => "following",
+            Role::Observing { .. } => "observing",
+            Role::Looking => "looking",
+        };
+        let phase = match r.phase {
+            ZabPhase::Election => "election",
+            ZabPhase::Discovery => "discovery",
+            ZabPhase::Synchronization => "synchronization",
+            ZabPhase::Broadcast => "broadcast",
+        };
+        format!("{state} - {phase}")
     }
 
     /// Leader: hands a prepped txn to the driver.

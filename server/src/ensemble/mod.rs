@@ -79,6 +79,7 @@ pub(crate) async fn start_peer(cfg: &ServerConfig) -> Result<StartedPeer, Server
     Ok(StartedPeer {
         replica: Replica::new(
             sender.clone(),
+            handle.role(),
             voters,
             cfg.read_only_mode,
             u64::from(cfg.tick_time),

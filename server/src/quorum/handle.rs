@@ -52,6 +52,8 @@ pub struct RoleInfo {
     pub last_zxid: Zxid,
     /// Commit point.
     pub committed: Zxid,
+    /// Leader only: its learners.
+    pub learners: Option<zk_zab::LearnerCounts>,
 }
 
 impl RoleInfo {
@@ -63,6 +65,7 @@ impl RoleInfo {
             leader: zab.leader(),
             last_zxid: zab.last_zxid(),
             committed: zab.committed_zxid(),
+            learners: zab.learner_counts(),
         }
     }
 

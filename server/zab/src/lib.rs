@@ -153,7 +153,7 @@ pub use error::ZabError;
 pub use ids::{Epoch, PeerId, Zxid};
 pub use log::History;
 pub use messages::{Message, Notification, ServerState, Vote};
-pub use node::Zab;
+pub use node::{LearnerCounts, Zab};
 pub use quorum::QuorumVerifier;
 pub use rng::SplitMix64;
 pub use state::PersistentState;

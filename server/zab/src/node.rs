@@ -215,6 +215,25 @@ impl Zab {
         }
     }
 
+    /// Leader only: its learners as Apache's `mntr` counts them.
+    pub fn learner_counts(&self) -> Option<LearnerCounts> {
+        let RoleState::Leader(l) = &self.role else {
+            return None;
+        };
+        let synced = |observer: bool| {
+            l.learners
+                .values()
+                .filter(|h| h.observer == observer && h.stage == crate::leader::Stage::Broadcast)
+                .count()
+        };
+        Some(LearnerCounts {
+            learners: l.learners.len(),
+            synced_followers: synced(false),
+            synced_observers: synced(true),
+            pending_syncs: l.pending_syncs.len(),
+        })
+    }
+
     /// The epoch of the leader this node works with: a leader's new epoch once decided, a learner's once
     /// LEADERINFO arrived.
     pub fn epoch(&self) -> Option<Epoch> {
@@ -320,4 +339,18 @@ impl Zab {
             _ => None,
         }
     }
+}
+
+/// A leader's learners (Apache `mntr`: `zk_learners`, `zk_synced_followers`, `zk_synced_observers`,
+/// `zk_pending_syncs`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LearnerCounts {
+    /// Connected learners.
+    pub learners: usize,
+    /// Followers in BROADCAST.
+    pub synced_followers: usize,
+    /// Observers in BROADCAST.
+    pub synced_observers: usize,
+    /// Forwarded syncs not yet answered.
+    pub pending_syncs: usize,
 }
