@@ -34,7 +34,8 @@
 //! [`config`] (zoo.cfg), [`tree`] (DataTree + apply), [`prep`] (request -> txn), [`acl`],
 //! [`session`], [`watch`], [`persist`] (durability boundary), `core` (the task: dispatch,
 //! commit, stats, the container reaper), `net` (listener, connections), [`admin`]
-//! (four-letter words), [`server`] (builder and handle), [`hash`] (the hot maps' hasher).
+//! (four-letter words), [`server`] (builder and handle), [`hash`] (the hot maps' hasher),
+//! [`ensemble`] (the core as an ensemble member) and [`cluster`] (an in-process test ensemble).
 //!
 //! ## Embedding a server in a test
 //! ```
@@ -54,6 +55,8 @@
 
 pub mod acl;
 pub mod admin;
+/// An in-process N-server ensemble on loopback with fault injection, for tests.
+pub mod cluster;
 pub mod config;
 mod core;
 mod durability;
