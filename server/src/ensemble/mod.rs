@@ -3,9 +3,9 @@
 //! the sessions and the clients).
 //!
 //! A config with more than one `server.N` line and a `myid` file in the data dir starts a
-//! quorum peer instead of the standalone log: [`start_peer`] restores the data dir through the
-//! driver, loads its snapshot into a tree, and hands the core a
-//! [`Replica`](crate::core::Replica) — the core's ensemble state. The txn log belongs to the
+//! quorum peer instead of the standalone log: `start_peer` restores the data dir through the
+//! driver, loads its snapshot into a tree, and hands the core a `Replica` (the core's ensemble
+//! state, `core/replica.rs`). The txn log belongs to the
 //! driver; the core writes snapshots ([`SnapshotWriter`]) and the leader rebuilds state for
 //! learners that need a SNAP ([`TreeSnapshots`]).
 
