@@ -42,8 +42,10 @@ pub(crate) async fn start_peer(cfg: &ServerConfig) -> Result<StartedPeer, Server
     let my_id = read_myid(&cfg.data_dir)?;
     let qcfg = QuorumConfig::from_server_config(cfg, my_id)?;
     let voters = qcfg.peers.values().filter(|p| !p.observer).count();
-    let client_addr = match qcfg.me().client.clone() {
-        Some(a) => a,
+    let client_addr = match qcfg.me().client.as_deref() {
+        // `;2181`: a port alone binds every interface, as Apache does.
+        Some(port) if port.parse::<u16>().is_ok() => format!("0.0.0.0:{port}"),
+        Some(addr) => addr.to_string(),
         None => cfg.client_addr()?.to_string(),
     };
     let source = TreeSnapshots::new(
