@@ -35,7 +35,9 @@
 //! [`session`], [`watch`], [`persist`] (durability boundary), `core` (the task: dispatch,
 //! commit, stats, the container reaper), `net` (listener, connections), [`admin`]
 //! (four-letter words), [`server`] (builder and handle), [`hash`] (the hot maps' hasher),
-//! [`ensemble`] (the core as an ensemble member) and [`cluster`] (an in-process test ensemble).
+//! [`ensemble`] (the core as an ensemble member), [`cluster`] (an in-process test ensemble),
+//! [`env_config`] (the official Docker image's `ZOO_*` variables) and [`probe`] (the `ruok` health
+//! probe of the container image).
 //!
 //! ## Embedding a server in a test
 //! ```
@@ -61,11 +63,13 @@ pub mod config;
 mod core;
 mod durability;
 pub mod ensemble;
+pub mod env_config;
 mod error;
 pub mod hash;
 mod net;
 pub mod persist;
 pub mod prep;
+pub mod probe;
 /// The quorum I/O shell: drives the ZAB core (zk-zab) over Apache 3.8's peer protocol and data dir.
 pub mod quorum;
 pub mod server;
