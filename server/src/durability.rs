@@ -87,16 +87,7 @@ pub(crate) fn snapshot_state(zxid: i64, s: SnapshotData) -> SnapshotState {
         last_zxid: zxid,
         digest: s.digest,
         sessions: s.sessions,
-        nodes: s
-            .nodes
-            .into_iter()
-            .map(|n| SnapshotNode {
-                path: n.path,
-                data: n.data,
-                acl: n.acl.to_vec(),
-                stat: n.stat,
-            })
-            .collect(),
+        nodes: s.nodes.into_iter().map(SnapshotNode::from).collect(),
     }
 }
 
@@ -112,15 +103,7 @@ pub(crate) fn snapshot_data(tree: &DataTree) -> SnapshotData {
 }
 
 pub(crate) fn to_snap_nodes(nodes: Vec<SnapshotNode>) -> Vec<SnapNode> {
-    nodes
-        .into_iter()
-        .map(|n| SnapNode {
-            path: n.path,
-            data: n.data,
-            acl: n.acl.into(),
-            stat: n.stat,
-        })
-        .collect()
+    nodes.iter().map(SnapshotNode::to_snap_node).collect()
 }
 
 impl Storage for DiskStorage {
@@ -186,16 +169,17 @@ impl Storage for DiskStorage {
         let data_dir = self.data_dir.clone();
         let log_dir = self.log_dir.clone();
         let retain = self.purge_retain;
-        let zxid = snap.last_zxid;
-        let data = SnapshotData {
-            sessions: snap.sessions,
-            nodes: to_snap_nodes(snap.nodes),
-            digest: snap.digest,
-        };
         let handle = std::thread::Builder::new()
             .name("zk-snapshot".into())
             .spawn(move || {
-                match zk_storage::write_snapshot(&data_dir, zxid, &data) {
+                let written = crate::tree::write_snapshot(
+                    &data_dir,
+                    snap.last_zxid,
+                    &snap.sessions,
+                    &snap.nodes,
+                    snap.digest.as_ref(),
+                );
+                match written {
                     Ok(p) => info!(path = %p.display(), "snapshot written"),
                     Err(e) => {
                         warn!(error = %e, "snapshot failed");

@@ -116,16 +116,7 @@ fn to_tree(snapshot: Option<(i64, zk_storage::SnapshotData)>) -> DataTree {
     let Some((zxid, s)) = snapshot else {
         return DataTree::new();
     };
-    let nodes = s
-        .nodes
-        .into_iter()
-        .map(|n| SnapshotNode {
-            path: n.path,
-            data: n.data,
-            acl: n.acl.to_vec(),
-            stat: n.stat,
-        })
-        .collect();
+    let nodes = s.nodes.into_iter().map(SnapshotNode::from).collect();
     let mut t = DataTree::from_snapshot(nodes, s.sessions, zxid);
     t.load_snapshot_digest(s.digest);
     t

@@ -44,7 +44,7 @@ fn get_data(
     if watch {
         watches.add(Table::Data, path, conn);
     }
-    Ok((n.data.clone(), n.client_stat()))
+    Ok((n.data(), n.client_stat()))
 }
 
 fn get_children(

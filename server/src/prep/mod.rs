@@ -183,10 +183,10 @@ impl View<'_> {
         } else {
             self.tree.get(path).map(|n| Record {
                 zxid: -1,
-                stat: Some(n.stat.clone()),
+                stat: Some(n.stat.persisted()),
                 child_count: n.children.len() as i32,
                 acl: n.acl.clone(),
-                data: n.data.clone(),
+                data: n.data(),
             })
         };
         match rec {

@@ -1,12 +1,14 @@
 //! `DataTree::apply`: the one deterministic function through which every state change goes
 //! (`DataTree.processTxn` plus the session bookkeeping of `ZooKeeperServer.processTxn`).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use zk_proto::records::txn::{CloseSessionTxn, Txn as SubTxn};
 use zk_proto::{Acl, ErrorCode, EventType, MultiResult, OpCode, Stat, TxnBody, TxnHeader};
 
 use super::digest::node_digest;
-use super::{new_stat, DataTree, Node, OwnerKind};
+use super::{compact_data, new_stat, Children, DataTree, Node, OwnerKind};
 use crate::acl::AclList;
 use crate::txn::Zxid;
 
@@ -142,7 +144,7 @@ impl DataTree {
                 .delete_node(&t.path, h.zxid, tr)
                 .map(|()| TxnResult::Deleted),
             TxnBody::SetData(t) => self
-                .set_data(&t.path, t.data.clone(), t.version, h, tr)
+                .set_data(&t.path, t.data.as_deref(), t.version, h, tr)
                 .map(|stat| TxnResult::DataSet { stat }),
             TxnBody::SetAcl(t) => self
                 .set_acl(&t.path, &t.acl, t.version)
@@ -223,7 +225,7 @@ impl DataTree {
         h: &TxnHeader,
         tr: &mut Vec<Trigger>,
     ) -> Result<TxnResult, ErrorCode> {
-        let (parent_path, name) = split(path).ok_or(ErrorCode::NoNode)?;
+        let (parent_path, _) = split(path).ok_or(ErrorCode::NoNode)?;
         if !self.nodes.contains_key(parent_path) {
             return Err(ErrorCode::NoNode);
         }
@@ -233,7 +235,7 @@ impl DataTree {
         let acl = self.acls.intern(acl);
         let enabled = self.digest_enabled();
         let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
-        let before = parent.digest;
+        let before = parent.stat.digest();
         let mut cv = parent_cversion;
         if cv == -1 {
             cv = parent.stat.cversion + 1;
@@ -244,22 +246,22 @@ impl DataTree {
             parent.stat.cversion = cv;
             parent.stat.pzxid = h.zxid;
         }
-        parent.children.insert(name.into());
+        let key: Arc<str> = path.into();
+        parent.children.insert(key.clone());
         let parent_acl = parent.acl.clone();
         let after = node_digest(enabled, parent_path, parent);
-        parent.digest = after;
+        parent.stat.set_digest(after);
         self.digest_change(before, after);
         let mut node = Node {
-            data: data.clone(),
+            data: compact_data(data.as_deref()),
             acl: acl.clone(),
-            stat: new_stat(h.zxid, h.time, owner),
-            children: Default::default(),
-            digest: 0,
+            stat: new_stat(h.zxid, h.time, owner).into(),
+            children: Children::default(),
         };
-        node.digest = node_digest(enabled, path, &node);
+        node.stat.set_digest(node_digest(enabled, path, &node));
         let stat = node.client_stat();
-        self.digest_change(0, node.digest);
-        self.nodes.insert(path.to_string(), node);
+        self.digest_change(0, node.stat.digest());
+        self.nodes.insert(key, Box::new(node));
         self.index_owner(path, owner);
         tr.push(Trigger {
             path: path.to_string(),
@@ -285,23 +287,23 @@ impl DataTree {
         zxid: Zxid,
         tr: &mut Vec<Trigger>,
     ) -> Result<(), ErrorCode> {
-        let (parent_path, name) = split(path).ok_or(ErrorCode::NoNode)?;
+        let (parent_path, _) = split(path).ok_or(ErrorCode::NoNode)?;
         let enabled = self.digest_enabled();
         // deleteNode: the parent loses the name and gets the pzxid even when the child is
         // already gone (replay over a fuzzy snapshot that missed it); only raise pzxid, so a
         // later create's pzxid is not overwritten.
         let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
-        let before = parent.digest;
-        parent.children.remove(name);
+        let before = parent.stat.digest();
+        parent.children.remove(path);
         if zxid > parent.stat.pzxid {
             parent.stat.pzxid = zxid;
         }
         let parent_acl = parent.acl.clone();
         let after = node_digest(enabled, parent_path, parent);
-        parent.digest = after;
+        parent.stat.set_digest(after);
         self.digest_change(before, after);
         let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
-        self.digest_change(node.digest, 0);
+        self.digest_change(node.stat.digest(), 0);
         self.unindex_owner(path, node.stat.ephemeral_owner);
         tr.push(Trigger {
             path: path.to_string(),
@@ -321,20 +323,20 @@ impl DataTree {
     fn set_data(
         &mut self,
         path: &str,
-        data: Option<Bytes>,
+        data: Option<&[u8]>,
         version: i32,
         h: &TxnHeader,
         tr: &mut Vec<Trigger>,
     ) -> Result<Stat, ErrorCode> {
         let enabled = self.digest_enabled();
         let n = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
-        let before = n.digest;
-        n.data = data;
+        let before = n.stat.digest();
+        n.data = compact_data(data);
         n.stat.mtime = h.time;
         n.stat.mzxid = h.zxid;
         n.stat.version = version;
         let after = node_digest(enabled, path, n);
-        n.digest = after;
+        n.stat.set_digest(after);
         tr.push(Trigger {
             path: path.to_string(),
             event: EventType::NodeDataChanged,
@@ -350,11 +352,11 @@ impl DataTree {
         let acl = self.acls.intern(acl);
         let enabled = self.digest_enabled();
         let n = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
-        let before = n.digest;
+        let before = n.stat.digest();
         n.acl = acl;
         n.stat.aversion = version;
         let after = node_digest(enabled, path, n);
-        n.digest = after;
+        n.stat.set_digest(after);
         let stat = n.client_stat();
         self.digest_change(before, after);
         Ok(stat)
@@ -376,11 +378,11 @@ impl DataTree {
             cversion
         };
         if cv > n.stat.cversion {
-            let before = n.digest;
+            let before = n.stat.digest();
             n.stat.cversion = cv;
             n.stat.pzxid = zxid;
             let after = node_digest(enabled, path, n);
-            n.digest = after;
+            n.stat.set_digest(after);
             self.digest_change(before, after);
         }
         Ok(())

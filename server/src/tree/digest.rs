@@ -59,7 +59,11 @@ pub(super) fn node_digest(enabled: bool, path: &str, node: &Node) -> i64 {
     if !enabled {
         return 0;
     }
-    zk_storage::node_digest(path, node.data.as_deref().unwrap_or_default(), &node.stat)
+    zk_storage::node_digest(
+        path,
+        node.data.as_deref().unwrap_or_default(),
+        &node.stat.persisted(),
+    )
 }
 
 fn zxid_digest(zxid: Zxid, digest: i64) -> ZxidDigest {
@@ -89,7 +93,7 @@ impl DataTree {
 
     /// The digest of the node at `path` as the tree holds it (0 if absent or disabled).
     pub fn node_digest(&self, path: &str) -> i64 {
-        self.nodes.get(path).map_or(0, |n| n.digest)
+        self.nodes.get(path).map_or(0, |n| n.stat.digest())
     }
 
     /// Recomputes the tree digest from every node (after loading a snapshot).
@@ -97,8 +101,9 @@ impl DataTree {
         let enabled = self.digest.enabled;
         let mut d = TreeDigest::default();
         for (path, node) in self.nodes.iter_mut() {
-            node.digest = node_digest(enabled, path, node);
-            d.add(node.digest);
+            let digest = node_digest(enabled, path, node);
+            node.stat.set_digest(digest);
+            d.add(digest);
         }
         self.digest.tree = d;
     }

@@ -80,7 +80,7 @@ impl Live {
             .nodes
             .keys()
             .filter(|p| !p.starts_with("/zookeeper"))
-            .cloned()
+            .map(|p| p.to_string())
             .collect();
         paths.sort();
         paths
@@ -214,18 +214,18 @@ fn fuzzy_snapshot(live: &mut Live, rng: &mut Rng, busy: u64) -> (i64, Vec<Snapsh
             stack.push(child_path(&path, c));
         }
         out.push(SnapshotNode {
-            path: path.clone(),
+            path: path.as_str().into(),
             data: n.data.clone(),
-            acl: n.acl.to_vec(),
-            stat: n.stat.clone(),
+            acl: n.acl.clone(),
+            stat: n.stat.persisted(),
         });
     }
     (name_zxid, out)
 }
 
 fn assert_same(replayed: &DataTree, live: &DataTree, seed: u64) {
-    let mut a: Vec<&String> = replayed.nodes.keys().collect();
-    let mut b: Vec<&String> = live.nodes.keys().collect();
+    let mut a: Vec<&str> = replayed.nodes.keys().map(|k| &**k).collect();
+    let mut b: Vec<&str> = live.nodes.keys().map(|k| &**k).collect();
     a.sort();
     b.sort();
     assert_eq!(a, b, "seed {seed}: paths");

@@ -8,13 +8,17 @@
 //! (`DataNode.copyStat`), which is why a sequential suffix can lag the reported cversion.
 
 mod apply;
+mod children;
 mod digest;
 #[cfg(test)]
 mod fuzzy_tests;
+mod snapshot;
+mod stat;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use zk_proto::{perms, Acl, Id, Stat, StatPersisted};
@@ -24,7 +28,10 @@ use crate::hash::FastMap;
 use crate::txn::Zxid;
 
 pub use apply::{ApplyOutcome, Trigger, TriggerKind, TxnResult};
+pub use children::Children;
 pub use digest::{DIGEST_LOG_INTERVAL, DIGEST_LOG_LIMIT};
+pub use snapshot::{write_snapshot, SnapshotNode};
+pub use stat::NodeStat;
 pub use zk_storage::ZxidDigest;
 
 /// `EphemeralType.CONTAINER_EPHEMERAL_OWNER`: the owner field of a container node.
@@ -81,23 +88,34 @@ impl OwnerKind {
     }
 }
 
+/// A node's data: one exact-size allocation, shared (not copied) by snapshots and replies.
+pub type NodeData = Arc<[u8]>;
+
 /// One znode.
+///
+/// 104 bytes, boxed in the tree's path map (see [`DataTree`] for why); the path itself is the
+/// map's key.
 #[derive(Debug, Clone)]
 pub struct Node {
-    /// The data; `None` when created with a null buffer.
-    pub data: Option<Bytes>,
+    /// The data; `None` when created with a null buffer. Read it with [`Node::data`].
+    data: Option<NodeData>,
     /// The ACL (shared with other nodes that have the same list).
     pub acl: AclList,
-    /// The persisted stat (cversion counts child creates).
-    pub stat: StatPersisted,
+    /// The persisted stat (cversion counts child creates), with the node's digest as last
+    /// computed (`DataNode.digestCached`): kept current by every change, so the "before" half
+    /// of a digest update costs nothing.
+    pub stat: NodeStat,
     /// Child names, sorted.
-    pub children: BTreeSet<Box<str>>,
-    /// This node's digest as last computed (`DataNode.digestCached`): kept current by every
-    /// change, so the "before" half of a digest update costs nothing.
-    digest: i64,
+    pub children: Children,
 }
 
 impl Node {
+    /// The data as a reply carries it (`None` for a null buffer): a handle on the node's copy,
+    /// not a copy.
+    pub fn data(&self) -> Option<Bytes> {
+        self.data.as_ref().map(to_bytes)
+    }
+
     /// The Stat a client sees (`DataNode.copyStat`).
     pub fn client_stat(&self) -> Stat {
         let s = &self.stat;
@@ -121,6 +139,34 @@ impl Node {
     }
 }
 
+/// [`NodeData`] as `Bytes`, sharing the allocation (`bytes` keeps the `Arc` as the owner).
+pub(crate) fn to_bytes(data: &NodeData) -> Bytes {
+    if data.is_empty() {
+        Bytes::new()
+    } else {
+        Bytes::from_owner(data.clone())
+    }
+}
+
+/// The copy of a txn's data the tree keeps.
+///
+/// A txn's data is a slice of the frame it arrived in, and a frame is a slice of the
+/// connection's receive buffer (4 KiB, shared by every frame read with it): keeping the slice
+/// would keep the whole buffer alive for as long as the node lives, about 180 bytes of buffer
+/// per 100-byte value when creates arrive pipelined. The copy is one exact-size allocation with
+/// its reference count in front (an `Arc<[u8]>`: 16 bytes in the node, against 32 for a
+/// `Bytes` plus the 32-byte shared header `bytes` allocates on its first clone). Empty data
+/// shares one allocation.
+pub(crate) fn compact_data(data: Option<&[u8]>) -> Option<NodeData> {
+    static EMPTY: OnceLock<NodeData> = OnceLock::new();
+    let d = data?;
+    Some(if d.is_empty() {
+        EMPTY.get_or_init(|| Arc::from(&[][..])).clone()
+    } else {
+        Arc::from(d)
+    })
+}
+
 /// `DataTree.createStat`.
 pub fn new_stat(zxid: Zxid, time: i64, ephemeral_owner: i64) -> StatPersisted {
     StatPersisted {
@@ -136,23 +182,29 @@ pub fn new_stat(zxid: Zxid, time: i64, ephemeral_owner: i64) -> StatPersisted {
     }
 }
 
-/// A node as snapshots carry it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SnapshotNode {
-    /// Full path.
-    pub path: String,
-    /// Data.
-    pub data: Option<Bytes>,
-    /// ACL.
-    pub acl: Vec<Acl>,
-    /// Persisted stat.
-    pub stat: StatPersisted,
-}
-
 /// The whole tree.
+///
+/// Laid out for memory (issue 9: 200,000 znodes of 100 bytes in a fifth of what Apache's JVM
+/// takes). The path map holds an `Arc<str>` key and a `Box<Node>`: 24 bytes a bucket, so a
+/// table at its usual load wastes little and growing it moves little. The key is the only copy
+/// of the path; the parent's [`Children`] and snapshots share it. What one such znode costs,
+/// glibc's size classes included (`tests/tree_memory.rs` measures it):
+///
+/// | part | bytes |
+/// |---|---|
+/// | map bucket (24 bytes at a load of 0.76, plus its control byte) | 33 |
+/// | path, `Arc<str>` (`/zk-bench-pop-NNNNN/nNNNNNNNN`) | 64 |
+/// | [`Node`] (104 bytes) | 112 |
+/// | data, [`NodeData`] (16-byte header + 100) | 128 |
+/// | entry in the parent's [`Children`] | 16 |
+/// | total | 353 |
+///
+/// It was 518: `String` keys with the nodes inline in the map (168-byte buckets), a
+/// `BTreeSet` of separately boxed names per parent, and data still pinning the receive buffer
+/// it arrived in.
 #[derive(Debug)]
 pub struct DataTree {
-    nodes: FastMap<String, Node>,
+    nodes: FastMap<Arc<str>, Box<Node>>,
     ephemerals: FastMap<i64, BTreeSet<String>>,
     containers: BTreeSet<String>,
     ttls: BTreeSet<String>,
@@ -184,23 +236,35 @@ impl DataTree {
         };
         let open = t.acls.intern(&Acl::open_unsafe());
         let read = t.acls.intern(&[Acl::new(perms::READ, Id::anyone())]);
-        let empty = || Some(Bytes::new());
-        let node = |acl: &AclList, children: &[&str]| Node {
-            data: empty(),
-            acl: acl.clone(),
-            stat: StatPersisted::default(),
-            children: children.iter().map(|c| Box::from(*c)).collect(),
-            digest: 0,
-        };
-        t.nodes.insert("/".into(), node(&open, &["zookeeper"]));
-        t.nodes
-            .insert(ZOOKEEPER_NODE.into(), node(&open, &["quota", "config"]));
-        t.nodes.insert(QUOTA_NODE.into(), node(&open, &[]));
-        let mut config = node(&read, &[]);
-        config.stat.aversion = -1;
-        t.nodes.insert(CONFIG_NODE.into(), config);
+        for (path, acl) in [
+            ("/", &open),
+            (ZOOKEEPER_NODE, &open),
+            (QUOTA_NODE, &open),
+            (CONFIG_NODE, &read),
+        ] {
+            let mut node = Node {
+                data: compact_data(Some(&[])),
+                acl: acl.clone(),
+                stat: StatPersisted::default().into(),
+                children: Children::default(),
+            };
+            if path == CONFIG_NODE {
+                node.stat.aversion = -1;
+            }
+            t.insert_node(path.into(), node);
+        }
         t.recompute_digest();
         t
+    }
+
+    /// Files `node` under `path` and names it in its parent's children (if the parent exists).
+    fn insert_node(&mut self, path: Arc<str>, node: Node) {
+        if let Some(parent) = zk_proto::parent(&path) {
+            if let Some(p) = self.nodes.get_mut(parent) {
+                p.children.insert(path.clone());
+            }
+        }
+        self.nodes.insert(path, Box::new(node));
     }
 
     /// The node at `path`.
@@ -208,9 +272,9 @@ impl DataTree {
         // Apache's DataTree also files the root under "" (`nodes.put("", root)`), so reads of
         // the empty path answer for the root; writes reject "" earlier, in path validation.
         if path.is_empty() {
-            return self.nodes.get("/");
+            return self.nodes.get("/").map(|n| &**n);
         }
-        self.nodes.get(path)
+        self.nodes.get(path).map(|n| &**n)
     }
 
     /// Number of nodes, the root included.
@@ -261,13 +325,11 @@ impl DataTree {
             return self.descendant_count("/") + 1;
         }
         let mut count = 0;
-        let mut stack = vec![path.to_string()];
-        while let Some(p) = stack.pop() {
-            if let Some(n) = self.nodes.get(&p) {
-                for c in &n.children {
-                    count += 1;
-                    stack.push(child_path(&p, c));
-                }
+        let mut stack: Vec<&Node> = self.get(path).into_iter().collect();
+        while let Some(n) = stack.pop() {
+            for c in n.children.paths() {
+                count += 1;
+                stack.extend(self.nodes.get(c).map(|n| &**n));
             }
         }
         count
@@ -279,76 +341,6 @@ impl DataTree {
             .iter()
             .map(|(p, n)| (p.len() + n.data.as_ref().map_or(0, |d| d.len())) as u64)
             .sum()
-    }
-
-    /// Every node, for a snapshot (parents before children).
-    pub fn snapshot_nodes(&self) -> Vec<SnapshotNode> {
-        let mut out = Vec::with_capacity(self.nodes.len());
-        let mut stack = vec!["/".to_string()];
-        while let Some(p) = stack.pop() {
-            let Some(n) = self.nodes.get(&p) else {
-                continue;
-            };
-            for c in n.children.iter().rev() {
-                stack.push(child_path(&p, c));
-            }
-            out.push(SnapshotNode {
-                path: p,
-                data: n.data.clone(),
-                acl: n.acl.to_vec(),
-                stat: n.stat.clone(),
-            });
-        }
-        out
-    }
-
-    /// Rebuilds a tree from snapshot nodes and sessions.
-    pub fn from_snapshot(
-        nodes: Vec<SnapshotNode>,
-        sessions: impl IntoIterator<Item = (i64, i32)>,
-        last_zxid: Zxid,
-    ) -> Self {
-        DataTree::from_snapshot_with(DataTree::new(), nodes, sessions, last_zxid)
-    }
-
-    /// [`DataTree::from_snapshot`] on top of `t` (a fresh tree with the settings to keep, such
-    /// as [`DataTree::set_digest_enabled`]).
-    pub fn from_snapshot_with(
-        mut t: DataTree,
-        nodes: Vec<SnapshotNode>,
-        sessions: impl IntoIterator<Item = (i64, i32)>,
-        last_zxid: Zxid,
-    ) -> Self {
-        for sn in nodes {
-            let acl = t.acls.intern(&sn.acl);
-            let path = sn.path;
-            let owner = sn.stat.ephemeral_owner;
-            let existing_children = t
-                .nodes
-                .remove(&path)
-                .map(|n| n.children)
-                .unwrap_or_default();
-            if let Some(parent) = zk_proto::parent(&path) {
-                if let Some(p) = t.nodes.get_mut(parent) {
-                    p.children.insert(zk_proto::basename(&path).into());
-                }
-            }
-            t.index_owner(&path, owner);
-            t.nodes.insert(
-                path,
-                Node {
-                    data: sn.data,
-                    acl,
-                    stat: sn.stat,
-                    children: existing_children,
-                    digest: 0,
-                },
-            );
-        }
-        t.sessions = sessions.into_iter().collect();
-        t.last_zxid = last_zxid;
-        t.recompute_digest();
-        t
     }
 
     fn index_owner(&mut self, path: &str, owner: i64) {

@@ -208,7 +208,7 @@ fn snapshot_round_trip() {
     t.apply(&hdr(2, 0, OpCode::Create), &create("/a", false, 1));
     t.apply(&hdr(3, 9, OpCode::Create), &create("/a/e", true, 1));
     let nodes = t.snapshot_nodes();
-    assert_eq!(nodes[0].path, "/");
+    assert_eq!(&*nodes[0].path, "/");
     let back = DataTree::from_snapshot(nodes, t.sessions().clone(), t.last_zxid());
     assert_eq!(back.node_count(), t.node_count());
     assert_eq!(back.ephemerals(9).count(), 1);
