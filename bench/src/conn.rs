@@ -21,6 +21,53 @@ pub const SESSION_TIMEOUT_MS: i32 = 30_000;
 /// Read buffer growth step.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// Length of the session password a new session presents (all zeros; the server assigns the real one).
+const NEW_SESSION_PASSWD_LEN: usize = 16;
+
+/// What a client presents in its handshake: a new session (id 0) or one to resume.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Session id, 0 for a new session.
+    pub id: i64,
+    /// Password the server gave with the id.
+    pub passwd: Bytes,
+    /// Requested (or negotiated) timeout in milliseconds.
+    pub timeout_ms: i32,
+    /// Highest zxid seen on this session; a server behind it refuses the resumption, as in Apache.
+    pub last_zxid: i64,
+}
+
+impl Session {
+    /// A new session asking for `timeout_ms`.
+    pub fn new(timeout_ms: i32) -> Session {
+        Session {
+            id: 0,
+            passwd: Bytes::from_static(&[0; NEW_SESSION_PASSWD_LEN]),
+            timeout_ms,
+            last_zxid: 0,
+        }
+    }
+
+    /// Adopts the server's answer to a handshake (id, password, negotiated timeout).
+    pub fn established(&mut self, resp: &ConnectResponse) {
+        self.id = resp.session_id;
+        self.passwd = resp.passwd.clone().unwrap_or_default();
+        self.timeout_ms = resp.timeout;
+    }
+}
+
+/// The `host:port` entries of a connect string (`h1:p1,h2:p2,…`, an optional `/chroot` suffix is not
+/// supported). Session `i` of a load uses entry `i % len`, so sessions spread over an ensemble the same
+/// way on every run.
+pub fn hosts(connect: &str) -> Vec<String> {
+    connect
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// A connected session.
 pub struct Conn {
     stream: TcpStream,
@@ -32,8 +79,21 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Connects and performs the handshake.
+    /// Connects and starts a new session; fails if the server refuses it.
     pub async fn connect(addr: &str) -> Result<Conn, BenchError> {
+        let (conn, resp) = Conn::handshake(addr, &Session::new(SESSION_TIMEOUT_MS)).await?;
+        if resp.session_id == 0 {
+            return Err(BenchError::Protocol("session refused".into()));
+        }
+        Ok(conn)
+    }
+
+    /// Connects and presents `session` (a new one when its id is 0, else a resumption); returns the
+    /// server's answer as is, so the caller can tell an expired session (id 0) from a live one.
+    pub async fn handshake(
+        addr: &str,
+        session: &Session,
+    ) -> Result<(Conn, ConnectResponse), BenchError> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let mut conn = Conn {
@@ -44,8 +104,10 @@ impl Conn {
             next_xid: 1,
         };
         let req = ConnectRequest {
-            timeout: SESSION_TIMEOUT_MS,
-            passwd: Some(Bytes::from_static(&[0; 16])),
+            last_zxid_seen: session.last_zxid,
+            timeout: session.timeout_ms,
+            session_id: session.id,
+            passwd: Some(session.passwd.clone()),
             read_only: Some(false),
             ..Default::default()
         };
@@ -53,10 +115,7 @@ impl Conn {
         conn.flush().await?;
         let mut frame = conn.read_frame().await?;
         let resp = ConnectResponse::read(&mut frame)?;
-        if resp.session_id == 0 {
-            return Err(BenchError::Protocol("session refused".into()));
-        }
-        Ok(conn)
+        Ok((conn, resp))
     }
 
     /// Queues a request; returns its xid.

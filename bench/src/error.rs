@@ -20,6 +20,14 @@ pub enum BenchError {
         /// The ZooKeeper error code.
         code: i32,
     },
+    /// A server process of an ensemble could not start or exited on its own.
+    #[error("{server} exited: {detail}")]
+    Exited {
+        /// Which server (`server.<myid>`).
+        server: String,
+        /// Exit status or spawn error, and the end of its console output.
+        detail: String,
+    },
     /// Something did not happen in time.
     #[error("timed out: {0}")]
     Timeout(String),

@@ -4,6 +4,11 @@
 //! from queueing a request to decoding its reply; only requests that complete inside the
 //! measured window (after the warm-up) count. When `--server-pid` is given, the server process's
 //! CPU time (user + system, from /proc) over the same window is reported per operation.
+//!
+//! `--connect` may list several servers (`h1:p1,h2:p2,h3:p3`, an ensemble): session `i` connects to
+//! server `i % n`, so the spread is the same on every run and for every implementation, and
+//! `--server-pid` then takes every server's pid (`p1,p2,p3`) and reports the ensemble's summed CPU
+//! and memory.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -15,7 +20,7 @@ use zk_proto::records::node::{CreateRequest, GetDataRequest, SetDataRequest};
 use zk_proto::{Acl, CreateMode, ErrorCode, Record, ReplyHeader, RequestBody, NOTIFICATION_XID};
 
 use crate::args::Args;
-use crate::conn::Conn;
+use crate::conn::{self, Conn};
 use crate::error::BenchError;
 use crate::proc_stat;
 use crate::report::Json;
@@ -46,7 +51,7 @@ pub enum Op {
 
 /// A load point.
 pub struct LoadSpec {
-    connect: String,
+    hosts: Vec<String>,
     op: Op,
     sessions: usize,
     inflight: usize,
@@ -54,7 +59,7 @@ pub struct LoadSpec {
     warmup: Duration,
     value_size: usize,
     read_ratio: f64,
-    server_pid: Option<u32>,
+    server_pids: Vec<u32>,
     label: String,
 }
 
@@ -68,8 +73,12 @@ impl LoadSpec {
             "mixed" => Op::Mixed,
             other => return Err(BenchError::Usage(format!("unknown --op {other:?}"))),
         };
+        let hosts = conn::hosts(args.req("connect")?);
+        if hosts.is_empty() {
+            return Err(BenchError::Usage("--connect lists no server".into()));
+        }
         let spec = LoadSpec {
-            connect: args.req("connect")?.to_string(),
+            hosts,
             op,
             sessions: args.num("sessions", 1usize)?.max(1),
             inflight: args.num("inflight", 1usize)?.max(1),
@@ -77,7 +86,7 @@ impl LoadSpec {
             warmup: Duration::from_secs_f64(args.num("warmup", DEFAULT_WARMUP_SECS)?),
             value_size: args.num("value-size", DEFAULT_VALUE_SIZE)?,
             read_ratio: args.num("read-ratio", 0.9f64)?,
-            server_pid: args.get("server-pid").and_then(|p| p.parse().ok()),
+            server_pids: parse_pids(args.get("server-pid").unwrap_or(""))?,
             label: args.get("label").unwrap_or("server").to_string(),
         };
         Ok(spec)
@@ -98,7 +107,7 @@ pub async fn run(spec: LoadSpec) -> Result<String, BenchError> {
     for i in 0..spec.sessions {
         let spec = spec.clone();
         prepared.push(tokio::spawn(async move {
-            let mut conn = Conn::connect(&spec.connect).await?;
+            let mut conn = Conn::connect(&spec.hosts[i % spec.hosts.len()]).await?;
             let bodies = prepare(&mut conn, &spec, i).await?;
             Ok::<_, BenchError>((conn, bodies))
         }));
@@ -122,10 +131,10 @@ pub async fn run(spec: LoadSpec) -> Result<String, BenchError> {
     let measure_from = t0 + spec.warmup;
     let measure_to = measure_from + spec.duration;
     tokio::time::sleep_until(measure_from.into()).await;
-    let cpu_before = spec.server_pid.and_then(proc_stat::cpu_time);
+    let cpu_before = total(&spec.server_pids, proc_stat::cpu_time);
     tokio::time::sleep_until(measure_to.into()).await;
-    let cpu_after = spec.server_pid.and_then(proc_stat::cpu_time);
-    let rss = spec.server_pid.and_then(proc_stat::rss_kib);
+    let cpu_after = total(&spec.server_pids, proc_stat::cpu_time);
+    let rss = total(&spec.server_pids, proc_stat::rss_kib);
 
     let mut hist = Histogram::<u64>::new_with_bounds(1, MAX_LATENCY_US, 3)
         .map_err(|e| BenchError::Protocol(e.to_string()))?;
@@ -145,6 +154,7 @@ pub async fn run(spec: LoadSpec) -> Result<String, BenchError> {
         .str("op", &format!("{:?}", spec.op).to_lowercase())
         .num("sessions", spec.sessions as f64)
         .num("inflight", spec.inflight as f64)
+        .num("hosts", spec.hosts.len() as f64)
         .num("value_size", spec.value_size as f64)
         .num("ops", ops as f64)
         .num("errors", errors as f64)
@@ -164,6 +174,26 @@ pub async fn run(spec: LoadSpec) -> Result<String, BenchError> {
         j.num("server_rss_kib", rss as f64);
     }
     Ok(j.finish())
+}
+
+/// Parses `p1,p2,…` (empty: no pids).
+fn parse_pids(list: &str) -> Result<Vec<u32>, BenchError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse()
+                .map_err(|_| BenchError::Usage(format!("--server-pid: bad pid {p:?}")))
+        })
+        .collect()
+}
+
+/// The sum of `f` over every pid; `None` if there are none or any process is gone.
+fn total<T: std::iter::Sum<T>>(pids: &[u32], f: impl Fn(u32) -> Option<T>) -> Option<T> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&p| f(p)).sum()
 }
 
 /// Creates the session's node and returns the request bodies it will cycle through.
