@@ -680,6 +680,13 @@ impl Core {
                 self.submit(txn, Origin::Internal);
             }
             op if op == OpCode::Sync.code() => {
+                // Writes the learner forwarded before this sync may still sit in this turn's
+                // batch: the driver must have them proposed first, or it answers SYNC before
+                // their COMMITs (Apache's `processSync` waits for `lastProposed`). An Apache
+                // follower's CommitProcessor meets that early sync commit ahead of its older
+                // write, answers it as a remote commit and leaves the sync queued, so the
+                // session's later requests, and then every session's, never run again.
+                self.flush_batch();
                 if let Some(r) = self.replica_mut() {
                     let _ = r.quorum.sync_learner(from, payload);
                 }
