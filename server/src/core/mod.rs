@@ -396,9 +396,13 @@ impl Core {
                 }
                 _ = reaper.tick(), if !draining => {
                     self.turn_clock();
-                    self.check_containers();
+                    // Containers and TTLs are reaped by deletes the leader proposes; a learner
+                    // would propose into a zxid sequence it does not own.
+                    if self.expires_sessions() {
+                        self.check_containers();
+                    }
                 }
-                _ = sleep_until_ms(self.clock, self.reap.due_at()), if !draining => {
+                _ = sleep_until_ms(self.clock, self.reap.due_at()), if !draining && self.expires_sessions() => {
                     self.turn_clock();
                     self.reap_due();
                 }

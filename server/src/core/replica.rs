@@ -73,6 +73,8 @@ struct Revalidating {
 /// The core's ensemble state.
 #[derive(Debug)]
 pub(crate) struct Replica {
+    /// `/zookeeper/config`'s text, rewritten after every SNAP.
+    config_text: String,
     quorum: QuorumSender,
     /// The driver's live role (for the four-letter words' figures).
     live_role: tokio::sync::watch::Receiver<RoleInfo>,
@@ -101,6 +103,7 @@ pub(crate) struct Replica {
 impl Replica {
     /// The ensemble state of a peer that has not yet found a leader.
     pub(crate) fn new(
+        config_text: String,
         quorum: QuorumSender,
         live_role: tokio::sync::watch::Receiver<RoleInfo>,
         voters: usize,
@@ -108,6 +111,7 @@ impl Replica {
         tick_ms: u64,
     ) -> Self {
         Replica {
+            config_text,
             live_role,
             read_only_enabled,
             read_only: false,
@@ -498,6 +502,13 @@ impl Core {
                     },
                     digest,
                 );
+                if let Some(r) = self.replica.as_deref() {
+                    self.tree.set_config(
+                        r.config_text.as_bytes(),
+                        crate::ensemble::STATIC_CONFIG_VERSION,
+                        crate::server::wall_millis(),
+                    );
+                }
                 info!(%zxid, nodes = self.tree.node_count(), "loaded the leader's snapshot");
             }
             Err(e) => {
@@ -568,8 +579,14 @@ impl Core {
             received,
             path,
         };
-        let upto = self.last_assigned;
-        if leader && upto <= self.tree.last_zxid() && self.inflight.is_empty() {
+        // The leader's sync point: its newest proposal still in flight (its own or a learner's),
+        // else what it has applied. (Not `last_assigned`: a new epoch's first zxid is counter 0,
+        // NEWLEADER, which no txn ever carries.)
+        let upto = self
+            .inflight
+            .back()
+            .map_or(self.tree.last_zxid(), |f| f.zxid);
+        if leader && self.inflight.is_empty() {
             let queue_empty = self.conns.get(&conn).map_or(true, |c| c.queue.is_empty());
             if queue_empty {
                 self.answer_sync(s);

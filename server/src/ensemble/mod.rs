@@ -25,6 +25,9 @@ use crate::server::{recover_tree, wall_millis};
 use crate::session::initial_session_id;
 use crate::tree::DataTree;
 
+/// The version of a static configuration (no dynamic reconfig): `version=0`.
+pub(crate) const STATIC_CONFIG_VERSION: i64 = 0;
+
 /// A quorum peer started for the server core.
 pub(crate) struct StartedPeer {
     pub(crate) handle: QuorumHandle,
@@ -53,8 +56,9 @@ pub(crate) async fn start_peer(cfg: &ServerConfig) -> Result<StartedPeer, Server
         cfg.log_dir().to_path_buf(),
         cfg.digest_enabled,
     );
+    let config_text = qcfg.config_text();
     let mut handle = quorum::start_with(qcfg, Box::new(source)).await?;
-    let tree = match handle.take_restored_snapshot() {
+    let mut tree = match handle.take_restored_snapshot() {
         Some((zxid, data)) => recover_tree(
             Recovered {
                 snapshot: Some(crate::durability::snapshot_state(zxid.0 as i64, data)),
@@ -68,6 +72,7 @@ pub(crate) async fn start_peer(cfg: &ServerConfig) -> Result<StartedPeer, Server
             t
         }
     };
+    tree.set_config(config_text.as_bytes(), STATIC_CONFIG_VERSION, wall_millis());
     info!(
         myid = %my_id,
         voters,
@@ -80,6 +85,7 @@ pub(crate) async fn start_peer(cfg: &ServerConfig) -> Result<StartedPeer, Server
         .then_some((cfg.snap_retain_count as usize).max(zk_storage::MIN_SNAP_RETAIN_COUNT));
     Ok(StartedPeer {
         replica: Replica::new(
+            config_text,
             sender.clone(),
             handle.role(),
             voters,

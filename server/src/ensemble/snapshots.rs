@@ -169,15 +169,17 @@ impl Storage for SnapshotWriter {
         self.quorum.roll_log();
         let quorum = self.quorum.clone();
         let zxid = snap.last_zxid;
-        let data = zk_storage::SnapshotData {
-            sessions: snap.sessions,
-            nodes: crate::durability::to_snap_nodes(snap.nodes),
-            digest: snap.digest,
-        };
         let handle = std::thread::Builder::new()
             .name("zk-snapshot".into())
             .spawn(move || {
-                match zk_storage::write_snapshot(&data_dir, zxid, &data) {
+                let written = crate::tree::write_snapshot(
+                    &data_dir,
+                    zxid,
+                    &snap.sessions,
+                    &snap.nodes,
+                    snap.digest.as_ref(),
+                );
+                match written {
                     Ok(p) => info!(path = %p.display(), "snapshot written"),
                     Err(e) => {
                         warn!(error = %e, "snapshot failed");

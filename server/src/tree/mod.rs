@@ -257,6 +257,20 @@ impl DataTree {
         t
     }
 
+    /// Writes the ensemble's configuration into `/zookeeper/config` as Apache's
+    /// `ZKDatabase.initConfigInZKDatabase` does at start-up and after a SNAP: the config text
+    /// (`server.N=…` lines, `version=…`), data version -1, mzxid the config version (0 for a
+    /// static config), mtime now. Nodes under `/zookeeper/` are not in the digest, so the digest
+    /// is unchanged.
+    pub fn set_config(&mut self, text: &[u8], config_version: i64, mtime: i64) {
+        if let Some(n) = self.nodes.get_mut(CONFIG_NODE) {
+            n.data = compact_data(Some(text));
+            n.stat.version = -1;
+            n.stat.mzxid = config_version;
+            n.stat.mtime = mtime;
+        }
+    }
+
     /// Files `node` under `path` and names it in its parent's children (if the parent exists).
     fn insert_node(&mut self, path: Arc<str>, node: Node) {
         if let Some(parent) = zk_proto::parent(&path) {
