@@ -20,7 +20,9 @@
 //! } // drop: SIGKILL + remove the temp dir
 //! ```
 //! Ensembles work the same way: [`ensemble_or_skip`] gives an [`ApacheEnsemble`] with `kill(i)`,
-//! `restart(i)`, `leader()` and `wait_for_leader()`.
+//! `restart(i)`, `leader()` and `wait_for_leader()`. [`ZkServerEnsemble`] is the same for the `zk-server`
+//! binary (whose path the caller supplies), and the [`Ensemble`] trait covers both, so one scenario can run
+//! against the reference and against zk-server.
 //!
 //! # Skip policy
 //! Without Java or the ZooKeeper jars, [`apache_or_skip`] and friends print `skipping <test>: <reason>`
@@ -31,6 +33,10 @@
 //! # Layout
 //! - [`apache`](ApacheServer): one standalone server; [`options`](ApacheOptions): its builder and `zoo.cfg`.
 //! - [`ensemble`](ApacheEnsemble): n servers with quorum and election ports and `myid` files.
+//! - [`zk_ensemble`](ZkServerEnsemble): the same for zk-server processes ([`ZkServerOptions`]);
+//!   `zk_process`: one zk-server process.
+//! - [`any_ensemble`](Ensemble): the trait over both, with `wait_for_quorum`, `digest_log` (`hash`) and
+//!   `server_with_session` (`cons`); [`digest`](DigestEntry): parsing and comparing `hash` replies.
 //! - `process`: one ZooKeeper JVM: spawn, wait until serving, SIGKILL, log tail.
 //! - [`java`](Java): finding `java` and the jars, building `java -cp … Main` commands.
 //! - [`fourlw`]: four-letter words (`ruok`, `srvr`, `mntr`, …) and [`ServerMode`].
@@ -45,7 +51,9 @@
 //! - `JAVA_HOME`: which Java to use (else `java` on `PATH`).
 #![deny(missing_docs)]
 
+mod any_ensemble;
 mod apache;
+mod digest;
 mod ensemble;
 mod error;
 pub mod fourlw;
@@ -56,8 +64,12 @@ mod process;
 mod skip;
 mod tempdir;
 mod wait;
+mod zk_ensemble;
+mod zk_process;
 
+pub use any_ensemble::Ensemble;
 pub use apache::ApacheServer;
+pub use digest::{agree_on_common_zxids, parse_digest_log, DigestEntry, DIGEST_LOG_INTERVAL};
 pub use ensemble::ApacheEnsemble;
 pub use error::Error;
 pub use fourlw::{four_letter, ServerMode};
@@ -76,6 +88,9 @@ pub use skip::{
 };
 pub use tempdir::{TestDir, KEEP_DIRS_ENV};
 pub use wait::{try_wait_for, wait_for, DEFAULT_POLL_INTERVAL};
+pub use zk_ensemble::{
+    ZkServerEnsemble, ZkServerOptions, ZK_DEFAULT_RUST_LOG, ZK_DEFAULT_TICK_TIME, ZK_START_TIMEOUT,
+};
 
 /// True if the environment variable `name` is set to anything but empty or `0`.
 fn env_flag(name: &str) -> bool {

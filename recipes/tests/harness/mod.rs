@@ -1,6 +1,7 @@
 //! Test support for the lock, election and Curator-interop tests: the servers under test (Apache
 //! ZooKeeper via zk-testkit, and the embedded zk-server), a cuttable TCP proxy, forced session
-//! expiry, and waits with deadlines (never fixed sleeps).
+//! expiry, and waits with deadlines (never fixed sleeps); for the ensemble fault tests, a
+//! three-server `TestCluster` ([`ensemble`]) and checks through the server's record ([`fenced`]).
 #![allow(dead_code)]
 
 use std::future::Future;
@@ -11,6 +12,13 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use zk_client::{Client, ClientBuilder, SessionState, StateStream};
 use zk_testkit::{ApacheOptions, ApacheServer, TestDir};
+
+/// A three-server zk-server ensemble (`zk_server::cluster::TestCluster`) and its helpers.
+pub mod ensemble;
+/// Holders' writes resolved through the server's record, and the leadership log.
+pub mod fenced;
+/// What holders write while they hold, so that overlaps show in the server's record.
+pub mod holders;
 
 /// How long any single wait in a test may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -206,9 +214,12 @@ pub async fn wait_children(client: &Client, dir: &str, n: usize) -> Vec<String> 
                 }
                 Err(zk_client::Error::NoNode) if n == 0 => return Vec::new(),
                 Err(zk_client::Error::NoNode) => {
-                    let (_, w) = client.exists_w(dir).await.unwrap();
-                    w.await;
+                    if let Ok((_, w)) = client.exists_w(dir).await {
+                        w.await;
+                    }
                 }
+                // The server (or an ensemble member) went away for a moment: ask again.
+                Err(e) if e.is_retryable() => {}
                 Err(e) => panic!("list {dir}: {e}"),
             }
         }
