@@ -181,7 +181,16 @@ pub(crate) async fn create_protected(
             }
             Err(Error::Client(zk_client::Error::NoNode)) if parent_retries < MAX_PARENT_RETRIES => {
                 parent_retries += 1;
-                until(deadline, ensure_path(client, dir)).await?;
+                // Creating the parents is idempotent: a lost connection (e.g. the server
+                // leaving its ensemble) is waited out and the create tried again.
+                match until(deadline, ensure_path(client, dir)).await {
+                    Ok(()) => {}
+                    Err(Error::Client(e)) if e.is_retryable() => {
+                        debug!(%dir, error = %e, "creating the parents: retrying after reconnect");
+                        wait_connected(client, deadline).await?;
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             Err(Error::Client(e)) if e.is_retryable() => {
                 debug!(%path, error = %e, "protected create: outcome unknown; looking for our node");
