@@ -87,6 +87,21 @@ pub(crate) fn validate_path(path: &str) -> Result<(), Error> {
 /// `creatingParentContainersIfNeeded`), so the server reaps them once they are empty. Falls back to
 /// persistent nodes if the server has no containers (before 3.5.1).
 pub(crate) async fn ensure_path(client: &Client, path: &str) -> Result<(), Error> {
+    let mut attempts = 0;
+    loop {
+        match create_ancestors(client, path).await {
+            // An empty container ancestor can be reaped between our creates (it had a child
+            // once): start again from the top.
+            Err(Error::Client(zk_client::Error::NoNode)) if attempts < MAX_PARENT_RETRIES => {
+                attempts += 1;
+                debug!(%path, attempts, "an ancestor vanished while creating the path; again");
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn create_ancestors(client: &Client, path: &str) -> Result<(), Error> {
     let mut end = 0;
     while end < path.len() {
         end = path[end + 1..]
