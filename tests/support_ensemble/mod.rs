@@ -11,6 +11,7 @@
 //! - [`tree`]: reading a subtree through one server. [`converge`]: tree digests and mismatch counters.
 //! - [`recorder`]: histories for zk-lincheck. [`fail`]: a failure with every server's log tail.
 //! - [`kazoo`]: kazoo as a peer driven over a pipe (tests/python/ensemble_clients.py).
+//! - [`workload`]: the recorded CAS/create/delete/sync+read client loop of the in-process nemesis test.
 //!
 //! Each test file declares `mod support_thirdparty;` (for the `zk-server` binary) next to this module.
 #![allow(dead_code)]
@@ -20,6 +21,7 @@ pub mod kazoo;
 pub mod recorder;
 pub mod rng;
 pub mod tree;
+pub mod workload;
 
 use std::net::SocketAddr;
 use std::time::Duration;
