@@ -17,21 +17,17 @@
 mod support_ensemble;
 mod support_thirdparty;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support_ensemble::recorder::{classify, Recorder, Reply};
 use support_ensemble::rng::{seed_for, Rng};
+use support_ensemble::workload::{client_loop, corrupted_read_is_caught, Workload};
 use support_ensemble::{
-    blocking, connect_ordered, env_u64, fail, serial, session_i64, start_or_skip, Target,
-    LEADER_DEADLINE, REJOIN_DEADLINE,
+    blocking, connect_ordered, env_u64, fail, serial, start_or_skip, Target, LEADER_DEADLINE,
+    REJOIN_DEADLINE,
 };
-use tokio::sync::watch;
-use zk_client::{Client, CreateOptions};
-use zk_lincheck::{
-    check, check_with_stats, CheckOptions, ClientId, History, Outcome, ZkModel, ZkOp, ZkOutput,
-};
+use zk_client::CreateOptions;
+use zk_lincheck::{check_with_stats, CheckOptions, ZkModel};
 
 /// Client sessions doing operations.
 const CLIENTS: usize = 5;
@@ -70,157 +66,6 @@ async fn writes_and_synced_reads_are_linearizable_zk_server() {
     .await;
 }
 
-/// What the clients share with the nemesis.
-struct Shared {
-    recorder: Recorder,
-    round: AtomicUsize,
-    stop: AtomicBool,
-    completed: watch::Sender<u64>,
-}
-
-fn round_dir(round: usize) -> String {
-    format!("{ROOT}/r{round}")
-}
-
-/// One client: a random operation on a random key of the current round, one at a time, until stopped.
-async fn client_loop(client: Client, c: usize, mut rng: Rng, shared: Arc<Shared>) {
-    let me = ClientId(c as u64);
-    let rec = &shared.recorder;
-    let mut seq = 0u64;
-    let mut next_seq = || {
-        seq += 1;
-        seq
-    };
-    let mut n = 0u64;
-    while !shared.stop.load(Ordering::Relaxed) {
-        let round = shared.round.load(Ordering::Relaxed);
-        let dir = round_dir(round);
-        let key = format!("{dir}/k{}", rng.below(KEYS));
-        n += 1;
-        let value = format!("c{c}n{n}");
-        let session = session_i64(&client);
-        match rng.below(100) {
-            // Compare-and-set: a plain read, then setData with the version it showed.
-            0..=29 => {
-                let read = client.get_data(&key).await;
-                let version = match classify("getData", read) {
-                    Reply::Ok((_, stat)) => {
-                        rec.observe(session, next_seq(), &key, Some(&stat), None);
-                        Some(stat.version)
-                    }
-                    Reply::Refused(_) | Reply::Unknown => None,
-                };
-                let Some(version) = version else { continue };
-                let op = rec.invoke(me, ZkOp::set_data(&key, &value, Some(version)));
-                let reply = client.set_data(&key, value.as_bytes(), Some(version)).await;
-                match classify("setData", reply) {
-                    Reply::Ok(stat) => {
-                        rec.complete(
-                            op,
-                            ZkOutput::Set {
-                                version: stat.version,
-                            },
-                        );
-                        rec.observe(session, next_seq(), &key, Some(&stat), Some(stat.mzxid));
-                    }
-                    Reply::Refused(e) => rec.complete(op, ZkOutput::Error(e)),
-                    Reply::Unknown => {}
-                }
-            }
-            // Blind set.
-            30..=44 => {
-                let op = rec.invoke(me, ZkOp::set_data(&key, &value, None));
-                match classify(
-                    "setData",
-                    client.set_data(&key, value.as_bytes(), None).await,
-                ) {
-                    Reply::Ok(stat) => {
-                        rec.complete(
-                            op,
-                            ZkOutput::Set {
-                                version: stat.version,
-                            },
-                        );
-                        rec.observe(session, next_seq(), &key, Some(&stat), Some(stat.mzxid));
-                    }
-                    Reply::Refused(e) => rec.complete(op, ZkOutput::Error(e)),
-                    Reply::Unknown => {}
-                }
-            }
-            // Create.
-            45..=62 => {
-                let op = rec.invoke(me, ZkOp::create(&key, &value));
-                let reply = client
-                    .create(&key, value.as_bytes(), &CreateOptions::persistent())
-                    .await;
-                match classify("create", reply) {
-                    Reply::Ok((_, stat)) => {
-                        rec.complete(op, ZkOutput::Created);
-                        rec.observe(session, next_seq(), &key, Some(&stat), Some(stat.mzxid));
-                    }
-                    Reply::Refused(e) => rec.complete(op, ZkOutput::Error(e)),
-                    Reply::Unknown => {}
-                }
-            }
-            // Delete, at any version or at a version guessed from the write count.
-            63..=72 => {
-                let version = rng.percent(50).then(|| rng.below(3) as i32);
-                let op = rec.invoke(me, ZkOp::delete(&key, version));
-                match classify("delete", client.delete(&key, version).await) {
-                    Reply::Ok(()) => {
-                        rec.complete(op, ZkOutput::Deleted);
-                        rec.observe(session, next_seq(), &key, None, None);
-                    }
-                    Reply::Refused(e) => rec.complete(op, ZkOutput::Error(e)),
-                    Reply::Unknown => {}
-                }
-            }
-            // sync, then getData or exists: one linearizable read from the sync's invocation.
-            73..=92 => {
-                let exists = rng.percent(30);
-                let input = if exists {
-                    ZkOp::exists(&key)
-                } else {
-                    ZkOp::get_data(&key)
-                };
-                let op = rec.invoke(me, input);
-                let sync = client.sync(&dir);
-                if !matches!(classify("sync", sync.await), Reply::Ok(())) {
-                    continue; // an indeterminate read constrains nothing
-                }
-                if exists {
-                    if let Reply::Ok(stat) = classify("exists", client.exists(&key).await) {
-                        rec.complete(
-                            op,
-                            ZkOutput::Exists {
-                                version: stat.as_ref().map(|s| s.version),
-                            },
-                        );
-                        rec.observe(session, next_seq(), &key, stat.as_ref(), None);
-                    }
-                } else {
-                    match classify("getData", client.get_data(&key).await) {
-                        Reply::Ok((data, stat)) => {
-                            rec.complete(op, ZkOutput::data(&data, stat.version));
-                            rec.observe(session, next_seq(), &key, Some(&stat), None);
-                        }
-                        Reply::Refused(e) => rec.complete(op, ZkOutput::Error(e)),
-                        Reply::Unknown => {}
-                    }
-                }
-            }
-            // A plain read: not linearizable, but it must never go back for this session.
-            _ => {
-                if let Reply::Ok((_, stat)) = classify("getData", client.get_data(&key).await) {
-                    rec.observe(session, next_seq(), &key, Some(&stat), None);
-                }
-            }
-        }
-        shared.completed.send_modify(|done| *done += 1);
-    }
-    client.close().await;
-}
-
 async fn run(target: Target, test: &str) {
     let _serial = serial().await;
     let Some(mut ensemble) = blocking(|| start_or_skip(target, test)) else {
@@ -236,18 +81,11 @@ async fn run(target: Target, test: &str) {
         .create(ROOT, b"", &persistent)
         .await
         .expect("create root");
+    let work = Arc::new(Workload::new(ROOT, KEYS));
     admin
-        .create(&round_dir(0), b"", &persistent)
+        .create(&work.round_dir(0), b"", &persistent)
         .await
         .expect("create round 0");
-
-    let (completed, done) = watch::channel(0u64);
-    let shared = Arc::new(Shared {
-        recorder: Recorder::default(),
-        round: AtomicUsize::new(0),
-        stop: AtomicBool::new(false),
-        completed,
-    });
     let mut clients = Vec::new();
     for c in 0..CLIENTS {
         let client = connect_ordered(&*ensemble, c % ensemble.len())
@@ -257,18 +95,14 @@ async fn run(target: Target, test: &str) {
             client,
             c,
             rng.fork(),
-            shared.clone(),
+            work.clone(),
         )));
     }
 
     let wait_ops = |range: (u64, u64), rng: &mut Rng| {
-        let target = *done.borrow() + rng.range(range.0, range.1);
-        let mut done = done.clone();
-        async move {
-            tokio::time::timeout(PROGRESS_DEADLINE, done.wait_for(|&d| d >= target))
-                .await
-                .is_ok_and(|r| r.is_ok())
-        }
+        let more = rng.range(range.0, range.1);
+        let work = work.clone();
+        async move { work.wait_ops(more, PROGRESS_DEADLINE).await }
     };
     for round in 0..rounds {
         if !wait_ops(OPS_BEFORE_KILL, &mut rng).await {
@@ -309,23 +143,23 @@ async fn run(target: Target, test: &str) {
         eprintln!(
             "{test}: round {round}: killed server {victim} (leader: {}), leader after {leader_after:?}, {} ops",
             leader == Some(victim),
-            *done.borrow()
+            work.completed()
         );
         admin
-            .create(&round_dir(round + 1), b"", &persistent)
+            .create(&work.round_dir(round + 1), b"", &persistent)
             .await
             .expect("create the next round's directory");
-        shared.round.store(round + 1, Ordering::Relaxed);
+        work.start_round(round + 1);
     }
-    shared.stop.store(true, Ordering::Relaxed);
+    work.stop();
     for client in clients {
         client.await.expect("client task");
     }
     admin.close().await;
     let run_time = started.elapsed();
 
-    let violations = shared.recorder.session_violations();
-    let history = shared.recorder.take_history();
+    let violations = work.recorder.session_violations();
+    let history = work.recorder.take_history();
     let indeterminate = history
         .operations()
         .iter()
@@ -350,7 +184,12 @@ async fn run(target: Target, test: &str) {
             ),
         );
     }
-    corrupted_read_is_caught(&history, &options);
+    if let Err(e) = blocking(|| corrupted_read_is_caught(&history, &options)) {
+        fail(
+            &*ensemble,
+            &format!("the checker missed a corrupted read: {e}"),
+        );
+    }
     if !violations.is_empty() {
         let lines: Vec<String> = violations
             .iter()
@@ -367,36 +206,4 @@ async fn run(target: Target, test: &str) {
         );
     }
     eprintln!("{test}: {} passed", ensemble.kind());
-}
-
-/// A checker that never fails proves nothing: the same history with one synced read changed to a value
-/// nobody wrote must be rejected, which shows the recorded reads are really checked.
-fn corrupted_read_is_caught(history: &History<ZkOp, ZkOutput>, options: &CheckOptions) {
-    let mut corrupted = history.clone();
-    let read = corrupted
-        .operations_mut()
-        .iter_mut()
-        .rev()
-        .find_map(|op| match &mut op.outcome {
-            Outcome::Completed {
-                output: ZkOutput::Data { data, .. },
-                ..
-            } => Some(data),
-            _ => None,
-        });
-    let Some(data) = read else {
-        panic!("the history holds no completed synced read to corrupt");
-    };
-    *data = b"never written".as_slice().into();
-    let result = blocking(|| {
-        check(
-            &ZkModel::new(),
-            &corrupted,
-            &options.clone().with_shrink(false),
-        )
-    });
-    assert!(
-        result.is_illegal(),
-        "a read of a value nobody wrote was not caught: {result:?}"
-    );
 }
