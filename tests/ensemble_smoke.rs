@@ -85,6 +85,26 @@ fn ensemble(dir: &TestDir, extra: &str) -> Vec<Node> {
     nodes
 }
 
+async fn start_all(nodes: &mut [Node]) {
+    for n in nodes.iter_mut() {
+        n.handle = Some(
+            Server::builder()
+                .config(n.cfg.clone())
+                .start()
+                .await
+                .unwrap(),
+        );
+    }
+}
+
+async fn shutdown_all(nodes: &mut [Node]) {
+    for n in nodes.iter_mut() {
+        if let Some(h) = n.handle.take() {
+            h.shutdown().await;
+        }
+    }
+}
+
 async fn isro(addr: &str) -> Option<String> {
     let addr = addr.parse().ok()?;
     tokio::task::spawn_blocking(move || zk_testkit::four_letter(addr, "isro"))
@@ -97,15 +117,7 @@ async fn isro(addr: &str) -> Option<String> {
 async fn three_servers_serve_clients_and_fail_over() {
     let dir = TestDir::new("ensemble-smoke").unwrap();
     let mut nodes = ensemble(&dir, "");
-    for n in nodes.iter_mut() {
-        n.handle = Some(
-            Server::builder()
-                .config(n.cfg.clone())
-                .start()
-                .await
-                .unwrap(),
-        );
-    }
+    start_all(&mut nodes).await;
     let leader = wait_for_leader(&nodes).await;
     let leader_addr = nodes[leader].handle.as_ref().unwrap().addr();
     let deadline = tokio::time::Instant::now() + DEADLINE;
@@ -196,26 +208,14 @@ async fn three_servers_serve_clients_and_fail_over() {
     back.sync("/").await.unwrap();
     assert_eq!(back.get_data("/after").await.unwrap().0, b"a");
     assert_eq!(back.get_data("/n0").await.unwrap().0, b"x");
-    for n in nodes.iter_mut() {
-        if let Some(h) = n.handle.take() {
-            h.shutdown().await;
-        }
-    }
+    shutdown_all(&mut nodes).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_peer_without_quorum_serves_read_only_sessions() {
     let dir = TestDir::new("ensemble-ro").unwrap();
     let mut nodes = ensemble(&dir, "readonlymode.enabled=true\n");
-    for n in nodes.iter_mut() {
-        n.handle = Some(
-            Server::builder()
-                .config(n.cfg.clone())
-                .start()
-                .await
-                .unwrap(),
-        );
-    }
+    start_all(&mut nodes).await;
     let leader = wait_for_leader(&nodes).await;
     let addr = nodes[leader].handle.as_ref().unwrap().connect_string();
     let c = Client::connect(&addr).await.unwrap();
@@ -289,26 +289,14 @@ async fn a_peer_without_quorum_serves_read_only_sessions() {
     }
     let rw = Client::connect(&lone_addr).await.unwrap();
     rw.set_data("/ro", b"after", None).await.unwrap();
-    for n in nodes.iter_mut() {
-        if let Some(h) = n.handle.take() {
-            h.shutdown().await;
-        }
-    }
+    shutdown_all(&mut nodes).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_wiped_follower_catches_up_from_the_leaders_snapshot() {
     let dir = TestDir::new("ensemble-snap").unwrap();
     let mut nodes = ensemble(&dir, "snapCount=50\n");
-    for n in nodes.iter_mut() {
-        n.handle = Some(
-            Server::builder()
-                .config(n.cfg.clone())
-                .start()
-                .await
-                .unwrap(),
-        );
-    }
+    start_all(&mut nodes).await;
     let leader = wait_for_leader(&nodes).await;
     let wiped = (leader + 1) % 3;
     nodes[wiped].handle.take().unwrap().kill().await;
@@ -348,9 +336,5 @@ async fn a_wiped_follower_catches_up_from_the_leaders_snapshot() {
     let mut children = back.get_children("/").await.unwrap();
     children.retain(|c| c.starts_with('k'));
     assert_eq!(children.len(), 1200);
-    for n in nodes.iter_mut() {
-        if let Some(h) = n.handle.take() {
-            h.shutdown().await;
-        }
-    }
+    shutdown_all(&mut nodes).await;
 }
